@@ -1,0 +1,46 @@
+# ccbridge: `make run` starts everything, `make test` checks everything.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BOOT_PYTHON = $(shell ./scripts/find-python)
+
+.PHONY: install run migrate seed lint format test test-fast clean
+
+$(VENV)/.installed: requirements.lock
+	@test -x $(PY) || $(BOOT_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	@touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) manage.py runstack
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) -m pytest
+
+# Everything but the browser tests, for a quick loop while editing.
+test-fast: install
+	$(PY) -m pytest -m "not browser"
+
+# Regenerate the lock file after changing dependencies in pyproject.toml.
+lock: install
+	$(PY) -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf var/broker var/staticfiles var/celerybeat-schedule* .pytest_cache

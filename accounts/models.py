@@ -1,0 +1,1 @@
+"""Directory users, business units, agent teams, agents and their mapping."""

@@ -1,0 +1,24 @@
+"""The header navigation: each entry shows only to users holding its permission."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    permission: str
+
+
+NAVIGATION: tuple[NavItem, ...] = (
+    NavItem("Dashboard", "console:dashboard", "console.view_dashboard"),
+    NavItem("Jobs", "console:job_list", "integrations.view_jobrun"),
+    NavItem("Users", "console:user_list", "console.manage_users"),
+    NavItem("Audit log", "console:audit_log", "console.view_auditlog"),
+)
+
+
+def navigation_for(user) -> list[NavItem]:
+    if not user.is_authenticated:
+        return []
+    return [item for item in NAVIGATION if user.has_perm(item.permission)]

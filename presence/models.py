@@ -1,0 +1,1 @@
+"""Presence rules, subscriptions and sync."""
