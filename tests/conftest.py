@@ -3,7 +3,20 @@ from django.test import Client
 
 from tests.factories import AdministratorFactory, SupervisorFactory
 
-pytest_plugins = ["tests.plugins.celery_worker", "tests.plugins.browser"]
+pytest_plugins = [
+    "tests.plugins.graphsim_server",
+    "tests.plugins.celery_worker",
+    "tests.plugins.browser",
+]
+
+
+@pytest.fixture
+def graph_settings(settings, graphsim):
+    """Point the console's Graph settings at the session's simulator."""
+    settings.GRAPH_AUTHORITY_HOST = graphsim.authority_host
+    settings.GRAPH_BASE_URL = graphsim.graph_url
+    settings.GRAPH_CA_BUNDLE = graphsim.ca_path
+    return settings
 
 
 @pytest.fixture

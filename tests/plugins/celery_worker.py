@@ -41,8 +41,12 @@ class WorkerProcess:
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start `celery worker` in a subprocess; yield it once it is ready to consume."""
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, graphsim):
+    """Start `celery worker` in a subprocess; yield it once it is ready to consume.
+
+    The worker reaches Microsoft Graph at the session's simulator, like the
+    test process does through the `graph_settings` fixture.
+    """
     with django_db_blocker.unblock():
         database_url = _database_url(connections["default"].settings_dict)
     env = {
@@ -50,6 +54,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": database_url,
         "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "PYTHONUNBUFFERED": "1",
+        "GRAPH_AUTHORITY_HOST": graphsim.authority_host,
+        "GRAPH_BASE_URL": graphsim.graph_url,
+        "GRAPH_CA_BUNDLE": graphsim.ca_path,
     }
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     command = [
@@ -94,7 +101,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process, transactional_db) -> WorkerProcess:
+def celery_worker(celery_worker_process, transactional_db, graph_settings) -> WorkerProcess:
     """The session's worker, for a test whose data is committed."""
     return celery_worker_process
 
