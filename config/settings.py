@@ -135,14 +135,29 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
         "options": {"expires": float(HEARTBEAT_INTERVAL_SECONDS)},
     },
+    "refresh-account-token": {
+        "task": "integrations.tasks.refresh_account_token",
+        "schedule": float(env_int("TOKEN_REFRESH_INTERVAL_SECONDS", 300)),
+    },
 }
 
 # --- Microsoft Graph and identity platform ---------------------------------
 # Defaults point at the bundled simulator started by `make run`; production
 # sets https://login.microsoftonline.com and https://graph.microsoft.com/v1.0.
-GRAPH_AUTHORITY_HOST = env_str("GRAPH_AUTHORITY_HOST", "https://127.0.0.1:8443")
-GRAPH_BASE_URL = env_str("GRAPH_BASE_URL", "https://127.0.0.1:8443/v1.0")
+_SIMULATOR = f"https://127.0.0.1:{env_int('GRAPHSIM_PORT', 8443)}"
+GRAPH_AUTHORITY_HOST = env_str("GRAPH_AUTHORITY_HOST", _SIMULATOR)
+GRAPH_BASE_URL = env_str("GRAPH_BASE_URL", f"{_SIMULATOR}/v1.0")
 GRAPH_CA_BUNDLE = env_str("GRAPH_CA_BUNDLE", str(VAR_DIR / "graphsim" / "ca.pem"))
+
+# Fernet keys for secrets at rest, newest first (see integrations/crypto.py).
+# The development default is derived from the development SECRET_KEY.
+CCBRIDGE_ENCRYPTION_KEYS = env_list(
+    "CCBRIDGE_ENCRYPTION_KEYS",
+    [] if not DEBUG else ["ZGV2LW9ubHkta2V5LWZvci1sb2NhbC1kZW1vcy0xMjM="],
+)
+if not CCBRIDGE_ENCRYPTION_KEYS:
+    env_required_in_production("CCBRIDGE_ENCRYPTION_KEYS", debug=DEBUG, dev_default="")
+SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 15)
 
 # --- Auth, sessions, security ----------------------------------------------
 LOGIN_URL = "console:login"

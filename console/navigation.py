@@ -12,6 +12,7 @@ class NavItem:
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "console:dashboard", "console.view_dashboard"),
+    NavItem("Teams account", "integrations:account", "integrations.view_integrationaccount"),
     NavItem("Jobs", "console:job_list", "integrations.view_jobrun"),
     NavItem("Users", "console:user_list", "console.manage_users"),
     NavItem("Audit log", "console:audit_log", "console.view_auditlog"),

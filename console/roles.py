@@ -16,6 +16,7 @@ OWN_APPS = ("console", "integrations", "accounts", "presence")
 SUPERVISOR_PERMISSIONS = (
     "console.view_dashboard",
     "integrations.view_jobrun",
+    "integrations.view_integrationaccount",
 )
 
 

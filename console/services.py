@@ -86,7 +86,7 @@ def console_user_update(
             setattr(user, field, value)
     if password:
         user.set_password(password)
-        changes["password"] = "(changed)"  # noqa: S105 - a marker, not a password
+        changes["password"] = "(changed)"
     user.save()
     if role != old_role:
         role_assign(user, role)

@@ -6,6 +6,7 @@ from django.db import models
 # Human names of job kinds; a kind missing here shows as its code.
 JOB_KIND_LABELS = {
     "system.selfcheck": "System self-check",
+    "account.test": "Test connection",
 }
 
 
@@ -81,3 +82,179 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name}: {self.summary}"
+
+
+class PhoneType(models.TextChoices):
+    BUSINESS = "business", "Business"
+    MOBILE = "mobile", "Mobile"
+    FAX = "fax", "Fax"
+
+
+def default_phone_types() -> list[str]:
+    return [PhoneType.BUSINESS.value, PhoneType.MOBILE.value, PhoneType.FAX.value]
+
+
+class LicensingMode(models.TextChoices):
+    EVALUATION = "evaluation", "Evaluation"
+    PRODUCTION = "production", "Production (payment model B)"
+
+
+# The seven chat system messages: field name, label, default text.
+CHAT_MESSAGES = (
+    ("msg_party_joined", "Party joined", "joined the session"),
+    ("msg_party_left", "Party left", "left the session"),
+    (
+        "msg_invitation",
+        "Invitation to join",
+        "You are invited to customer chat session, would you like to accept (YES/NO)?",
+    ),
+    ("msg_positive_response", "Positive response", "YES"),
+    ("msg_negative_response", "Negative response", "NO"),
+    ("msg_session_ended", "Session ended", "Customer chat session ended"),
+    ("msg_leave_command", "Leave any time command", "BYE"),
+)
+CHAT_MESSAGE_DEFAULTS = {field: default for field, _label, default in CHAT_MESSAGES}
+CHAT_MESSAGE_MAX_LENGTH = 255
+
+
+class IntegrationAccount(models.Model):
+    """The one Teams integration account: the Azure app ccbridge signs in as.
+
+    The client secret and the token cache are stored encrypted (see
+    integrations/crypto.py) and are only ever read by services.
+    """
+
+    class ExpirySource(models.TextChoices):
+        MANUAL = "manual", "Entered by hand"
+        GRAPH = "graph", "Read from Microsoft Graph"
+
+    # Exactly one row may exist: the column is always True and unique.
+    singleton = models.BooleanField(default=True, editable=False)
+    name = models.CharField(max_length=200)
+    object_id = models.CharField("Object ID", max_length=36, blank=True)
+    tenant = models.CharField("Directory (tenant) ID", max_length=253)
+    client_id = models.CharField("Client ID", max_length=36)
+    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    secret_expires_at = models.DateTimeField("Expires at", null=True, blank=True)
+    secret_expiry_source = models.CharField(
+        max_length=16, choices=ExpirySource.choices, default=ExpirySource.MANUAL
+    )
+    licensing_mode = models.CharField(
+        max_length=16, choices=LicensingMode.choices, default=LicensingMode.EVALUATION
+    )
+    phone_types = models.JSONField(default=default_phone_types)
+
+    msg_party_joined = models.CharField(
+        "Party joined",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_party_joined"],
+    )
+    msg_party_left = models.CharField(
+        "Party left",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_party_left"],
+    )
+    msg_invitation = models.CharField(
+        "Invitation to join",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_invitation"],
+    )
+    msg_positive_response = models.CharField(
+        "Positive response",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_positive_response"],
+    )
+    msg_negative_response = models.CharField(
+        "Negative response",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_negative_response"],
+    )
+    msg_session_ended = models.CharField(
+        "Session ended",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_session_ended"],
+    )
+    msg_leave_command = models.CharField(
+        "Leave any time command",
+        max_length=CHAT_MESSAGE_MAX_LENGTH,
+        default=CHAT_MESSAGE_DEFAULTS["msg_leave_command"],
+    )
+
+    # Token health, written by the token refresh job.
+    token_cache_encrypted = models.TextField(blank=True, editable=False)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    token_refreshed_at = models.DateTimeField(null=True, blank=True)
+    token_error = models.TextField(blank=True)
+    token_error_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("test_integrationaccount", "Can test the integration account connection")]
+        constraints = [
+            models.UniqueConstraint(fields=["singleton"], name="one_integration_account"),
+            models.CheckConstraint(
+                condition=models.Q(singleton=True), name="integration_account_singleton_true"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.client_secret_encrypted)
+
+    def missing_credentials(self) -> list[str]:
+        """Labels of the fields a token request needs but the account lacks."""
+        missing = []
+        if not self.tenant.strip():
+            missing.append("Directory (tenant) ID")
+        if not self.client_id.strip():
+            missing.append("Client ID")
+        if not self.has_secret:
+            missing.append("Client secret")
+        return missing
+
+    def chat_messages(self) -> list[tuple[str, str, str, str]]:
+        """(field, label, current text, default text) for each chat system message."""
+        return [
+            (field, label, getattr(self, field), default) for field, label, default in CHAT_MESSAGES
+        ]
+
+
+class ConnectionTest(models.Model):
+    """The outcome of one Test connection run, shown on the account page."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Running"
+        PASSED = "passed", "Connected"
+        WARNING = "warning", "Connected, permissions missing"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(
+        IntegrationAccount, on_delete=models.CASCADE, related_name="connection_tests"
+    )
+    job = models.OneToOneField(JobRun, null=True, on_delete=models.SET_NULL)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
+    headline = models.CharField(max_length=200, blank=True)
+    cause = models.CharField(max_length=32, blank=True)
+    detail = models.TextField(blank=True)
+    missing_fields = models.JSONField(default=list, blank=True)
+    # [{"key", "name", "status", "optional", "message", "groups": [{"names", "granted"}],
+    #   "delegated"}], one per feature of graph.permissions.FEATURES.
+    features = models.JSONField(default=list, blank=True)
+    roles = models.JSONField(default=list, blank=True)
+    consent_url = models.URLField(max_length=500, blank=True)
+    live_call = models.CharField(max_length=300, blank=True)
+    expiry_read = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.outcome}"

@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 from tests.factories import TEST_PASSWORD
 
 
-def _sign_in(page: Page, base_url: str, username: str) -> None:
+def sign_in(page: Page, base_url: str, username: str) -> None:
     page.goto(f"{base_url}/")
     expect(page).to_have_url(f"{base_url}/login/?next=/")
     page.get_by_label("Username").fill(username)
@@ -26,7 +26,7 @@ def test_each_role_sees_its_navigation_and_logs_out(
     page: Page, live_server, request, fixture, username, visible, hidden
 ):
     request.getfixturevalue(fixture)
-    _sign_in(page, live_server.url, username)
+    sign_in(page, live_server.url, username)
     nav = page.get_by_role("navigation", name="Main")
     for label in visible:
         expect(nav.get_by_role("link", name=label)).to_be_visible()
@@ -45,7 +45,7 @@ def test_the_console_runs_without_csp_violations(page: Page, live_server, admini
         "console",
         lambda msg: violations.append(msg.text) if "Content Security" in msg.text else None,
     )
-    _sign_in(page, live_server.url, "ada")
+    sign_in(page, live_server.url, "ada")
     page.get_by_role("link", name="Jobs").click()
     page.get_by_label("Status").select_option("failed")
     expect(page.get_by_text("No jobs yet.")).to_be_visible()

@@ -118,6 +118,7 @@ PRODUCTION_ENV = {
     "DJANGO_DEBUG": "false",
     "SECRET_KEY": "a-long-random-production-secret-key-with-enough-entropy-1234567890",
     "ALLOWED_HOSTS": "ccbridge.example.com",
+    "CCBRIDGE_ENCRYPTION_KEYS": "x1Ws0Zb6Zq1pQ0Ynq3yQm2Yk2x0XkD0C6E4m5oM8a4E=",
 }
 
 
@@ -146,3 +147,10 @@ def test_production_without_secret_key_stops_with_a_clear_message():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_without_encryption_keys_stops_with_a_clear_message():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "CCBRIDGE_ENCRYPTION_KEYS"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "CCBRIDGE_ENCRYPTION_KEYS is not set" in result.stderr

@@ -1,0 +1,61 @@
+"""The demo side of `make run`: waits for the simulator, then sets up the demo data.
+
+Runs as one of the `make run` processes. Once the Graph simulator has written
+its demo tenant file, it creates the Teams integration account for that tenant
+(when none exists), then stays up so `make run` keeps every process together.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from integrations.models import LicensingMode
+from integrations.services import account_create, account_get
+
+WAIT_SECONDS = 60
+
+
+def demo_tenant_file() -> Path:
+    return Path(settings.VAR_DIR) / "graphsim" / "demo-tenant.json"
+
+
+class Command(BaseCommand):
+    help = "Set up the demo Teams integration account for the simulator's demo tenant."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--once", action="store_true", help="set up, then exit")
+
+    def handle(self, *args, **options) -> None:
+        path = demo_tenant_file()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if path.exists():
+            self._ensure_account(json.loads(path.read_text()))
+        else:
+            self.stderr.write(f"no simulator demo tenant at {path}; skipping the demo account")
+        if options["once"]:
+            return
+        while True:
+            time.sleep(3600)
+
+    def _ensure_account(self, tenant: dict) -> None:
+        if account_get() is not None:
+            self.stdout.write("demo: the Teams integration account already exists")
+            return
+        account_create(
+            actor=None,
+            fields={
+                "name": f"{tenant.get('name', 'Contoso')} (simulator)",
+                "object_id": tenant["object_id"],
+                "tenant": tenant["tenant_id"],
+                "client_id": tenant["client_id"],
+                "licensing_mode": LicensingMode.PRODUCTION,
+                "phone_types": ["business", "mobile", "fax"],
+            },
+            client_secret=tenant["client_secret"],
+        )
+        self.stdout.write("demo: created the Teams integration account for the simulator tenant")

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from integrations import views
+
+app_name = "integrations"
+
+urlpatterns = [
+    path("account/", views.account, name="account"),
+    path("account/phone-types/", views.phone_types, name="phone_types"),
+    path("account/messages/<str:field>/reset/", views.message_reset, name="message_reset"),
+    path("account/test/", views.test_connection, name="test_connection"),
+    path("account/tests/<int:pk>/", views.test_result, name="test_result"),
+    path("account/delete/", views.account_delete, name="account_delete"),
+]

@@ -1,0 +1,63 @@
+"""Test connection runs as a job in a real worker and the page shows its result."""
+
+from django.urls import reverse
+
+from integrations import crypto
+from integrations.models import ConnectionTest, IntegrationAccount, JobRun
+from tests.plugins.celery_worker import wait_for
+
+
+def _make(sim_tenant, secret=None):
+    account = IntegrationAccount(
+        name="Sim", tenant=sim_tenant.tenant_id, client_id=sim_tenant.client_id,
+        object_id=sim_tenant.object_id,
+    )  # fmt: skip
+    account.client_secret_encrypted = crypto.encrypt(secret or sim_tenant.client_secret)
+    account.save()
+    return account
+
+
+def _finished_test():
+    test = ConnectionTest.objects.select_related("job").first()
+    return test if test and test.outcome != ConnectionTest.Outcome.PENDING else None
+
+
+def test_test_connection_succeeds_in_the_worker(celery_worker, sim_tenant):
+    from django.test import Client
+
+    from tests.factories import AdministratorFactory
+
+    _make(sim_tenant)
+    client = Client()
+    client.force_login(AdministratorFactory())
+    response = client.post(reverse("integrations:test_connection"), headers={"HX-Request": "true"})
+    assert 'hx-trigger="every 1s"' in response.content.decode()
+
+    test = wait_for(_finished_test, what="the test connection job", timeout=30)
+
+    assert test.outcome == ConnectionTest.Outcome.PASSED, celery_worker.log()
+    assert test.job.status == JobRun.Status.SUCCEEDED
+    page = client.get(reverse("integrations:test_result", args=[test.pk])).content.decode()
+    assert "Connected to Microsoft Graph" in page
+    assert "hx-trigger" not in page
+    assert "Missing" not in page
+
+
+def test_a_wrong_secret_fails_the_job_with_the_exact_text(celery_worker, sim_tenant):
+    from django.test import Client
+
+    from tests.factories import AdministratorFactory
+
+    _make(sim_tenant, secret="definitely-not-the-secret-value")
+    client = Client()
+    client.force_login(AdministratorFactory())
+    client.post(reverse("integrations:test_connection"))
+
+    test = wait_for(_finished_test, what="the test connection job", timeout=30)
+
+    assert test.headline == "Error: Failed to request refresh token"
+    assert test.job.status == JobRun.Status.FAILED
+    assert test.job.error.startswith("Error: Failed to request refresh token.")
+    assert "AADSTS7000215" in test.job.error
+    page = client.get(reverse("integrations:account")).content.decode()
+    assert "Error: Failed to request refresh token" in page
