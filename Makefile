@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOT_PYTHON = $(shell ./scripts/find-python)
 
-.PHONY: install run migrate seed lint format test test-fast clean
+.PHONY: install run migrate seed lint format test test-fast screenshots lock clean
 
 $(VENV)/.installed: requirements.lock
 	@test -x $(PY) || $(BOOT_PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ test-fast: install
 lock: install
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.12 --generate-hashes -o requirements.lock
+
+# With `make run` going in another shell: refresh the README's screenshots.
+screenshots: install
+	$(PY) scripts/screenshots.py --extra automap=/mapping/automap/1/
 
 clean:
 	rm -rf var/broker var/staticfiles var/celerybeat-schedule* .pytest_cache

@@ -135,6 +135,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
         "options": {"expires": float(HEARTBEAT_INTERVAL_SECONDS)},
     },
+    "directory-sync-when-due": {
+        "task": "accounts.tasks.directory_sync_when_due",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     "refresh-account-token": {
         "task": "integrations.tasks.refresh_account_token",
         "schedule": float(env_int("TOKEN_REFRESH_INTERVAL_SECONDS", 300)),

@@ -13,8 +13,12 @@ class NavItem:
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "console:dashboard", "console.view_dashboard"),
     NavItem("Teams account", "integrations:account", "integrations.view_integrationaccount"),
+    NavItem("Directory", "accounts:directory", "accounts.view_directoryuser"),
+    NavItem("Mapping", "accounts:mapping", "accounts.view_agent"),
+    NavItem("Rules", "presence:rule_list", "presence.view_presencerule"),
     NavItem("Jobs", "console:job_list", "integrations.view_jobrun"),
     NavItem("Users", "console:user_list", "console.manage_users"),
+    NavItem("API keys", "integrations:apikey_list", "integrations.view_apikey"),
     NavItem("Audit log", "console:audit_log", "console.view_auditlog"),
 )
 

@@ -17,6 +17,16 @@ SUPERVISOR_PERMISSIONS = (
     "console.view_dashboard",
     "integrations.view_jobrun",
     "integrations.view_integrationaccount",
+    "accounts.view_directoryuser",
+    "accounts.sync_directory",
+    "accounts.view_agent",
+    "accounts.view_businessunit",
+    "accounts.view_agentteam",
+    "accounts.map_agents",
+    "accounts.toggle_teams",
+    "presence.view_presencerule",
+    "presence.assign_presencerule",
+    "presence.view_reasoncode",
 )
 
 

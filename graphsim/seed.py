@@ -74,16 +74,23 @@ def generate_user(rng: random.Random, domain: str, taken: set[str], index: int) 
     department = rng.choice(list(DEPARTMENTS))
     upn = f"{nickname}@{domain}"
     alias = f"{given[0]}{surname}".lower() + (str(n) if n > 1 else "")
+    # Every seventh user has a vanity-domain mailbox, so mail and UPN differ as in
+    # tenants that sign in with onmicrosoft.com names (decided by index, not the
+    # generator, so the rest of the tenant is unchanged).
+    mail = f"{nickname}@{domain.split('.')[0]}.com" if index % 7 == 3 else upn
+    proxies = [f"SMTP:{mail}", f"smtp:{alias}@{domain}"]
+    if mail != upn:
+        proxies.append(f"smtp:{upn}")
     props: dict[str, Any] = {
         "id": seeded_uuid(rng),
         "displayName": f"{given} {surname}",
         "givenName": given,
         "surname": surname,
         "userPrincipalName": upn,
-        "mail": upn,
+        "mail": mail,
         "mailNickname": nickname,
         "otherMails": [f"{nickname}@mail.example"] if rng.random() < 0.3 else [],
-        "proxyAddresses": [f"SMTP:{upn}", f"smtp:{alias}@{domain}"],
+        "proxyAddresses": proxies,
         "businessPhones": [_phone(rng)] if rng.random() < 0.85 else [],
         "mobilePhone": _phone(rng) if rng.random() < 0.6 else None,
         "faxNumber": _phone(rng) if rng.random() < 0.1 else None,

@@ -7,6 +7,7 @@ from django.db import models
 JOB_KIND_LABELS = {
     "system.selfcheck": "System self-check",
     "account.test": "Test connection",
+    "directory.sync": "Directory sync",
 }
 
 
@@ -258,3 +259,38 @@ class ConnectionTest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class ApiKey(models.Model):
+    """A key the contact-center platform uses for the JSON API. Only its hash is stored."""
+
+    class Scope(models.TextChoices):
+        AGENTS_WRITE = "agents:write", "Upsert business units, teams and agents"
+        AGENTS_READ = "agents:read", "Read agents and their mapping"
+        EVENTS_WRITE = "events:write", "Send agent state events"
+        STATES_WRITE = "states:write", "Upsert the ACD state catalogue"
+
+    name = models.CharField(max_length=100)
+    # The first characters of the key, shown so people can tell keys apart.
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=128)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

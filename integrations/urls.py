@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import views
+from integrations import apikey_views, views
 
 app_name = "integrations"
 
@@ -11,4 +11,7 @@ urlpatterns = [
     path("account/test/", views.test_connection, name="test_connection"),
     path("account/tests/<int:pk>/", views.test_result, name="test_result"),
     path("account/delete/", views.account_delete, name="account_delete"),
+    path("api-keys/", apikey_views.apikey_list, name="apikey_list"),
+    path("api-keys/new/", apikey_views.apikey_create, name="apikey_create"),
+    path("api-keys/<int:pk>/revoke/", apikey_views.apikey_revoke, name="apikey_revoke"),
 ]

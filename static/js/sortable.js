@@ -1,13 +1,15 @@
 // Drag-and-drop reordering for [data-sortable] lists inside an htmx form.
-// Dropping a row moves it in the DOM and submits the form, which saves the
-// order; the Up/Down buttons do the same without a mouse.
+// The rows are the container's direct children with a draggable attribute:
+// <li> in an <ol>, or <tr> in a <tbody>. Dropping a row moves it in the DOM
+// and submits the form, which saves the order; the Up/Down buttons do the
+// same without a mouse.
 "use strict";
 
 (() => {
   let dragged = null;
 
   document.addEventListener("dragstart", (event) => {
-    const item = event.target.closest?.("[data-sortable] > li[draggable='true']");
+    const item = event.target.closest?.("[data-sortable] > [draggable='true']");
     if (!item) return;
     dragged = item;
     item.classList.add("dragging");
@@ -17,7 +19,7 @@
 
   document.addEventListener("dragover", (event) => {
     if (!dragged) return;
-    const over = event.target.closest?.("[data-sortable] > li");
+    const over = event.target.closest?.("[data-sortable] > [draggable]");
     if (!over || over.parentElement !== dragged.parentElement) return;
     event.preventDefault();
     if (over === dragged) return;
@@ -51,7 +53,7 @@
     if (!target) return;
     // At the end of the list the pressed button is disabled: move focus to its twin.
     const usable = target.disabled
-      ? target.closest("li").querySelector("[data-focus-key]:not(:disabled)")
+      ? target.closest("[data-sortable] > *").querySelector("[data-focus-key]:not(:disabled)")
       : target;
     usable?.focus();
   });

@@ -2,7 +2,8 @@
 
 Runs as one of the `make run` processes. Once the Graph simulator has written
 its demo tenant file, it creates the Teams integration account for that tenant
-(when none exists), then stays up so `make run` keeps every process together.
+the demo contact center's 800 agents and its default presence rule (each only
+when missing), then stays up so `make run` keeps every process together.
 """
 
 import json
@@ -12,6 +13,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from console.demo import DEMO_UNIT_NAME, demo_agents_ensure, demo_rule_ensure
+from graph.errors import GraphError
 from integrations.models import LicensingMode
 from integrations.services import account_create, account_get
 
@@ -33,14 +36,29 @@ class Command(BaseCommand):
         deadline = time.monotonic() + WAIT_SECONDS
         while not path.exists() and time.monotonic() < deadline:
             time.sleep(0.5)
-        if path.exists():
-            self._ensure_account(json.loads(path.read_text()))
-        else:
-            self.stderr.write(f"no simulator demo tenant at {path}; skipping the demo account")
-        if options["once"]:
-            return
+        if not path.exists():
+            self.stderr.write(f"no simulator demo tenant at {path}; skipping the demo")
+            return self._idle()
+        tenant = json.loads(path.read_text())
+        self._ensure_account(tenant)
+        self._ensure_agents()
+        return None if options["once"] else self._idle()
+
+    def _idle(self) -> None:
+        # `make run` stops every process when one exits: stay up until Ctrl-C.
         while True:
             time.sleep(3600)
+
+    def _ensure_agents(self) -> None:
+        try:
+            created = demo_agents_ensure(account_get())
+        except GraphError as exc:
+            self.stderr.write(f"demo: could not read the demo tenant's users: {exc.message}")
+            return
+        if created:
+            self.stdout.write(f"demo: created {created} agents in {DEMO_UNIT_NAME}")
+        if demo_rule_ensure():
+            self.stdout.write("demo: created the default presence rule for every demo team")
 
     def _ensure_account(self, tenant: dict) -> None:
         if account_get() is not None:

@@ -1,0 +1,435 @@
+"""The contact-center JSON API (django-ninja), mounted at /api/v1/ by config/urls.py.
+
+Callers authenticate with an API key (integrations/apikeys.py), never with the
+console's session, so the API views skip the console's login redirect and
+CSRF. Every error is an RFC 9457 problem (`application/problem+json`) with, for
+validation, the path of each offending field. The docs page is rendered on the
+server from the OpenAPI schema: Swagger UI needs inline script and assets that
+the strict CSP (and an offline install) rule out.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import wraps
+from http import HTTPStatus
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.db import IntegrityError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, URLPattern, path, re_path, reverse
+from django.views.decorators.common import no_append_slash
+from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.docs import DocsBase
+from ninja.openapi.schema import OpenAPISchema
+
+from accounts.api import router as accounts_router
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "api"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Checked from Content-Length before the body is read. 1,000 agents take well under
+# 1 MB; the limit stays below Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), which
+# would otherwise refuse the body first.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+# status: (type slug, title). A problem's type links to its entry on the docs page.
+PROBLEMS: dict[int, tuple[str, str]] = {
+    400: ("malformed-request", "The request body is not valid JSON"),
+    401: ("unauthorized", "A valid API key is required"),
+    403: ("forbidden", "The API key may not do this"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflicting change"),
+    413: ("too-large", "The request body is too large"),
+    422: ("invalid", "The request is not valid"),
+    429: ("throttled", "Too many requests"),
+    500: ("server-error", "Something went wrong on our side"),
+}
+
+
+class ProblemError(Schema):
+    path: str
+    message: str
+
+
+class Problem(Schema):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+def _docs_url() -> str:
+    try:
+        return reverse(f"{NAMESPACE}:openapi-view")
+    except NoReverseMatch:
+        return ""
+
+
+def problem(
+    status: int, detail: str, *, errors: list[dict[str, str]] | None = None
+) -> HttpResponse:
+    """An `application/problem+json` response."""
+    slug, title = PROBLEMS.get(status, ("error", HTTPStatus(status).phrase))
+    body: dict[str, Any] = {
+        "type": f"{_docs_url()}#problem-{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    response = HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="ccbridge"'
+    return response
+
+
+def error_path(loc: Sequence[str | int]) -> str:
+    """("agents", 3, "email") → "agents[3].email"."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    result = []
+    for error in errors:
+        source, *loc = error.get("loc") or ("body",)
+        if source == "body" and loc:
+            loc = loc[1:]  # the view's parameter name means nothing to the caller
+        result.append({"path": error_path(loc) or source, "message": error["msg"]})
+    return result
+
+
+class ContactCenterAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return ProblemOpenAPISchema(self, path_prefix)
+
+
+class ProblemOpenAPISchema(OpenAPISchema):
+    """Ninja's schema plus each operation's scope and the problems it may answer with."""
+
+    def operation_details(self, operation) -> dict:
+        details = super().operation_details(operation)
+        scope = _scope_of(operation)
+        if scope:
+            note = f"Requires the `{scope}` scope."
+            details["description"] = f"{note}\n\n{details.get('description', '')}".strip()
+            details["x-required-scope"] = scope
+        return details
+
+    def operation_security(self, operation) -> list[dict] | None:
+        # OpenAPI 3.1 lets non-OAuth schemes list the roles (here: scopes) they need.
+        security = super().operation_security(operation)
+        scope = _scope_of(operation)
+        scopes = [scope] if scope else []
+        return [{name: scopes for name in item} for item in security or []] or None
+
+    def responses(self, operation) -> dict:
+        result = super().responses(operation)
+        self.schemas.setdefault("Problem", _problem_schema(self.schemas))
+        statuses = [422] if operation.models else []
+        if operation.auth_callbacks:
+            statuses += [401, 403]
+        if any(m.__ninja_param_source__ == "body" for m in operation.models):
+            statuses += [400, 409, 413]
+        if any(m.__ninja_param_source__ == "path" for m in operation.models):
+            statuses += [404]
+        ref = {"$ref": "#/components/schemas/Problem"}
+        for status in sorted(statuses):
+            result.setdefault(
+                status,
+                {
+                    "description": PROBLEMS[status][1],
+                    "content": {PROBLEM_CONTENT_TYPE: {"schema": ref}},
+                },
+            )
+        return result
+
+
+def _problem_schema(schemas: dict) -> dict:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _scope_of(operation) -> str:
+    return next((getattr(a, "scope", "") for a in operation.auth_callbacks or ()), "")
+
+
+# --- The docs page ------------------------------------------------------------------
+
+
+@dataclass
+class DocField:
+    name: str
+    type: str
+    required: bool
+    notes: str = ""
+
+
+@dataclass
+class DocOperation:
+    method: str
+    path: str
+    summary: str
+    description: str
+    scope: str
+    parameters: list[DocField]
+    body: str
+    responses: list[tuple[str, str, str]]
+    anchor: str = ""
+
+
+@dataclass
+class DocSchema:
+    name: str
+    description: str
+    fields: list[DocField] = field(default_factory=list)
+
+
+def _type_label(schema: dict) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " | ".join(_type_label(option) for option in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"list of {_type_label(schema.get('items', {}))}"
+    kind = schema.get("type", "any")
+    return f"{kind} ({schema['format']})" if "format" in schema else kind
+
+
+def _notes(schema: dict) -> str:
+    facts = []
+    for key, label in (
+        ("minLength", "min length"),
+        ("maxLength", "max length"),
+        ("maxItems", "at most"),
+        ("minimum", "≥"),
+        ("maximum", "≤"),
+        ("pattern", "pattern"),
+    ):
+        if key in schema:
+            facts.append(f"{label} {schema[key]}")
+    if "default" in schema:
+        facts.append(f"default {json.dumps(schema['default'])}")
+    text = schema.get("description", "")
+    return "; ".join([text, *facts] if text else facts)
+
+
+def _fields(schema: dict) -> list[DocField]:
+    required = set(schema.get("required", ()))
+    return [
+        DocField(name, _type_label(prop), name in required, _notes(prop))
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _without_scope_note(op: dict) -> str:
+    note = f"Requires the `{op.get('x-required-scope')}` scope."
+    return op.get("description", "").removeprefix(note).strip()
+
+
+def docs_context(schema: dict) -> dict:
+    """What the docs page shows, taken from the OpenAPI schema."""
+    operations = []
+    for route, methods in schema["paths"].items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            responses = []
+            for status, response in op["responses"].items():
+                content = next(iter(response.get("content", {}).values()), {})
+                kind = _type_label(content["schema"]) if content else "—"
+                responses.append((str(status), response["description"], kind))
+            operations.append(
+                DocOperation(
+                    method=method.upper(),
+                    path=route,
+                    summary=op.get("summary", ""),
+                    description=_without_scope_note(op),
+                    scope=op.get("x-required-scope", ""),
+                    parameters=[
+                        DocField(
+                            f"{p['name']} ({p['in']})",
+                            _type_label(p["schema"]),
+                            p["required"],
+                            _notes(p["schema"]),
+                        )
+                        for p in op.get("parameters", [])
+                    ],
+                    body=_type_label(body["schema"]) if body else "",
+                    responses=responses,
+                    anchor=op["operationId"],
+                )
+            )
+    schemas = [
+        DocSchema(name, item.get("description", ""), _fields(item))
+        for name, item in sorted(schema["components"]["schemas"].items())
+    ]
+    problems = [(f"problem-{slug}", status, title) for status, (slug, title) in PROBLEMS.items()]
+    return {
+        "info": schema["info"],
+        "operations": operations,
+        "schemas": schemas,
+        "problems": problems,
+        "max_body_bytes": MAX_BODY_BYTES,
+    }
+
+
+class ServerRenderedDocs(DocsBase):
+    """The docs as plain HTML: no script, so it works offline and under the strict CSP."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        schema = api.get_openapi_schema(path_params=kwargs)
+        context = docs_context(json.loads(json.dumps(schema, default=str)))
+        context["openapi_url"] = self.get_openapi_url(api, kwargs)
+        return render(request, "integrations/apikey_docs.html", context)
+
+
+# --- The API --------------------------------------------------------------------------
+
+api = ContactCenterAPI(
+    title="ccbridge contact-center API",
+    version="1",
+    description="Push business units and agents from the contact center and read their "
+    "Teams mapping; send agent state events to sync Teams presence. Authenticate with an "
+    "API key created by an administrator on the console's API keys page, sent as "
+    "Authorization: Bearer <key> or X-API-Key: <key>. "
+    "Errors are RFC 9457 problem documents (application/problem+json).",
+    urls_namespace=NAMESPACE,
+    docs=ServerRenderedDocs(),
+)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _limit_body(run: Callable) -> Callable:
+    @wraps(run)
+    def limited(request: HttpRequest, *args, **kwargs):
+        if _content_length(request) > MAX_BODY_BYTES:
+            return problem(
+                413, f"Send at most {MAX_BODY_BYTES:,} bytes; split large batches in several."
+            )
+        return run(request, *args, **kwargs)
+
+    return limited
+
+
+api.add_decorator(_limit_body, mode="view")  # before authentication and parsing
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = _field_errors(exc.errors)
+    count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
+    return problem(422, f"{count} in the request; see errors.", errors=errors)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    detail = str(exc)
+    if detail == "Unauthorized":  # ninja's own: no key was sent
+        detail = "Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`."
+    return problem(401, detail)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    detail = str(exc)
+    if exc.status_code == 400:
+        detail = "The request body could not be parsed as JSON."
+    return problem(exc.status_code, detail)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return problem(404, f"Nothing at {request.path}.")
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return problem(413, f"Send at most {MAX_BODY_BYTES:,} bytes.")
+
+
+@api.exception_handler(IntegrityError)
+def _conflict(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+    return problem(409, "Another request changed the same records at the same time; retry.")
+
+
+@api.exception_handler(Exception)
+def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("API request failed: %s %s", request.method, request.path)
+    return problem(500, "The error was logged. Retry later, or contact an administrator.")
+
+
+api.add_router("", accounts_router)
+
+
+# --- URLs -------------------------------------------------------------------------------
+
+
+@no_append_slash
+@csrf_exempt
+@login_not_required
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Unknown addresses under the API answer with a problem, not the console's HTML page."""
+    return problem(404, f"Nothing at {request.path}. The endpoints are listed at {_docs_url()}.")
+
+
+def _key_authenticated(view: Callable) -> Callable:
+    """An API view as the console must route it: no login redirect, and 405 as a problem."""
+
+    @wraps(view)
+    def api_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if response.status_code == 405 and response.get("Content-Type") != PROBLEM_CONTENT_TYPE:
+            allowed = response["Allow"]
+            response = problem(405, f"{request.method} is not allowed here; use {allowed}.")
+            response["Allow"] = allowed
+        return response
+
+    return csrf_exempt(login_not_required(api_view))
+
+
+def _urlpatterns() -> list:
+    patterns, _app_name, _namespace = api.urls
+    result = []
+    for pattern in patterns:
+        if pattern.name == "api-root":
+            continue
+        if pattern.name in ("openapi-json", "openapi-view"):
+            # The schema and the docs are for people signed in to the console.
+            result.append(pattern)
+        else:
+            callback = _key_authenticated(pattern.callback)
+            result.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))
+    # Ninja finds its own address by reversing "api-root".
+    result.append(path("", not_found, name="api-root"))
+    result.append(re_path(r"^", not_found))
+    return result
+
+
+urls = (_urlpatterns(), "ninja", NAMESPACE)

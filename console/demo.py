@@ -1,0 +1,132 @@
+"""Demo data for `make run`: a contact center whose agents match the demo tenant in varied ways.
+
+The agents are built from the simulator's users read through Graph (the
+console never imports the simulator), so every matching rule and every
+ambiguity of auto-map shows up on the review screen.
+"""
+
+from accounts.models import AgentTeam, BusinessUnit
+from accounts.services import AgentInput, agents_upsert, business_unit_upsert
+from graph.directory import list_users
+from integrations.graphlink import app_graph_client
+from integrations.models import IntegrationAccount
+from presence.models import PresenceRule
+from presence.services import PublisherRowInput as Pub
+from presence.services import SubscriberRowInput as Sub
+from presence.services import reason_codes_ensure, rule_assign_teams, rule_save
+
+DEMO_UNIT_CODE = "contoso-cc"
+DEMO_UNIT_NAME = "Contoso Contact Center"
+DEMO_TEAMS = ("Sales", "Support", "Billing", "Escalations", "Retention")
+# How many agents of each kind; 800 in all.
+PLAN = (
+    ("mail", 470),
+    ("upn", 60),
+    ("other_mail", 80),
+    ("proxy", 60),
+    ("name_only", 70),
+    ("shared_email", 30),  # pairs of agents with one address: ambiguous
+    ("no_match", 30),
+)
+
+
+def _agent(kind: str, index: int, user) -> AgentInput:
+    name, email = user.display_name if user else f"Temp Agent {index:03d}", ""
+    if kind == "mail":
+        email = user.mail.upper() if index % 10 == 0 else user.mail
+    elif kind == "upn":
+        email = user.user_principal_name
+    elif kind == "other_mail":
+        email = user.other_mails[0]
+    elif kind == "proxy":
+        email = next(a[5:] for a in user.proxy_addresses if a.startswith("smtp:"))
+    elif kind == "name_only":
+        email = f"agent{index:03d}@contact-center.example"
+    elif kind == "shared_email":
+        email = user.mail
+    else:
+        email = f"temp{index:03d}@staffing.example"
+    teams = (DEMO_TEAMS[index % len(DEMO_TEAMS)],)
+    if index % 37 == 0:
+        teams += (DEMO_TEAMS[(index + 1) % len(DEMO_TEAMS)],)
+    return AgentInput(
+        external_id=f"ACD-{index:04d}",
+        name=name,
+        email=email,
+        business_unit=DEMO_UNIT_CODE,
+        teams=teams,
+    )
+
+
+def _pools(users):
+    enabled = [u for u in users if u.account_enabled]
+    return {
+        "mail": [u for u in enabled if u.mail and u.mail == u.user_principal_name],
+        "upn": [u for u in enabled if u.mail and u.mail != u.user_principal_name],
+        "other_mail": [u for u in enabled if u.other_mails],
+        "proxy": enabled,
+        "name_only": enabled,
+        "shared_email": enabled,
+        "no_match": [None],
+    }
+
+
+def demo_agents_ensure(account: IntegrationAccount) -> int:
+    """Create the demo business unit and its 800 agents once; returns how many were created."""
+    if BusinessUnit.objects.filter(code=DEMO_UNIT_CODE).exists():
+        return 0
+    client, _tokens = app_graph_client(account)
+    users = sorted((u for page in list_users(client) for u in page), key=lambda u: u.id)
+    pools = _pools(users)
+    used: set[str] = set()
+    rows: list[AgentInput] = []
+    for kind, count in PLAN:
+        pool = [u for u in pools[kind] if u is None or u.id not in used]
+        for n in range(count):
+            user = pool[n // 2 if kind == "shared_email" else n] if pool != [None] else None
+            if user is not None:
+                used.add(user.id)
+            rows.append(_agent(kind, len(rows) + 1, user))
+    business_unit_upsert(actor=None, code=DEMO_UNIT_CODE, name=DEMO_UNIT_NAME)
+    return len(agents_upsert(actor=None, rows=rows, source="Demo seed").created)
+
+
+DEMO_RULE_NAME = "Contoso default"
+# Contact center → Teams: the ACD state decides the app's presence session.
+DEMO_PUBLISHER_ROWS = (
+    Pub("available", None, "set", "Available", "Available", 240),
+    Pub("working", None, "set", "Busy", "InACall", 240),
+    Pub("wrap_up", None, "set", "Busy", "InACall", 30),
+    Pub("unavailable", "meeting", "set", "Busy", "InAConferenceCall", 120),
+    Pub("unavailable", None, "set", "Away", "Away", 240),
+    Pub("logged_out", None, "clear"),
+)
+# Teams → contact center: what a person does in Teams makes the agent unavailable.
+DEMO_SUBSCRIBER_ROWS = (
+    Sub("Available", None, "available"),
+    Sub("Busy", "InAMeeting", "unavailable", "meeting"),
+    Sub("Busy", None, "unavailable", "meeting"),
+    Sub("DoNotDisturb", None, "unavailable", "meeting"),
+    Sub("Away", None, "unavailable", "break"),
+    Sub("BeRightBack", None, "unavailable", "break"),
+    Sub("Offline", None, "logged_out"),
+)
+
+
+def demo_rule_ensure() -> PresenceRule | None:
+    """A bi-directional default rule for the demo unit, assigned to all its teams (once)."""
+    unit = BusinessUnit.objects.filter(code=DEMO_UNIT_CODE).first()
+    if unit is None or PresenceRule.objects.filter(business_unit=unit).exists():
+        return None
+    reason_codes_ensure(unit)
+    rule = rule_save(
+        actor=None,
+        business_unit=unit,
+        name=DEMO_RULE_NAME,
+        direction=PresenceRule.Direction.BOTH,
+        publisher_rows=DEMO_PUBLISHER_ROWS,
+        subscriber_rows=DEMO_SUBSCRIBER_ROWS,
+    )
+    teams = AgentTeam.objects.filter(business_unit=unit).values_list("pk", flat=True)
+    rule_assign_teams(actor=None, rule=rule, team_ids=teams)
+    return rule
