@@ -30,6 +30,7 @@ from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
+from presence.api import router as presence_router
 
 logger = logging.getLogger(__name__)
 
@@ -386,6 +387,7 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 api.add_router("", accounts_router)
+api.add_router("", presence_router)
 
 
 # --- URLs -------------------------------------------------------------------------------

@@ -128,6 +128,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 10)
 HEARTBEAT_STALE_AFTER_SECONDS = env_int("HEARTBEAT_STALE_AFTER_SECONDS", 60)
+# How often agents no subscription watches are reconciled (getPresencesByUserId).
+PRESENCE_RECONCILE_INTERVAL_SECONDS = env_int("PRESENCE_RECONCILE_INTERVAL_SECONDS", 300)
 # A static schedule: the beat process reads it at start (no database scheduler).
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {
@@ -143,6 +145,25 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-account-token": {
         "task": "integrations.tasks.refresh_account_token",
         "schedule": float(env_int("TOKEN_REFRESH_INTERVAL_SECONDS", 300)),
+    },
+    # Presence subscriptions: create, renew (within 15 min of expiry), repair.
+    "presence-subscriptions-maintain": {
+        "task": "presence.subscription_tasks.subscriptions_maintain",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    # A long-held ACD state: renew the app's presence session before Teams drops it.
+    "presence-sessions-refresh": {
+        "task": "presence.outbound_tasks.sessions_refresh",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
+    # Agents no active subscription watches: read their presence with getPresencesByUserId.
+    "presence-reconcile-unwatched": {
+        "task": "presence.outbound_tasks.reconcile",
+        "schedule": float(PRESENCE_RECONCILE_INTERVAL_SECONDS),
+        "kwargs": {"reason": "scheduled"},
+        "options": {"expires": float(PRESENCE_RECONCILE_INTERVAL_SECONDS)},
     },
 }
 
@@ -163,6 +184,11 @@ CCBRIDGE_ENCRYPTION_KEYS = env_list(
 if not CCBRIDGE_ENCRYPTION_KEYS:
     env_required_in_production("CCBRIDGE_ENCRYPTION_KEYS", debug=DEBUG, dev_default="")
 SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 15)
+# This console's address as Microsoft reaches it: base of the Graph webhook
+# (notificationUrl / lifecycleNotificationUrl). Production: public https://.
+CCBRIDGE_PUBLIC_URL = env_str(
+    "CCBRIDGE_PUBLIC_URL", f"http://127.0.0.1:{env_int('CCBRIDGE_PORT', 8000)}"
+).rstrip("/")
 
 # --- Auth, sessions, security ----------------------------------------------
 LOGIN_URL = "console:login"
@@ -239,4 +265,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- Presence sync: Teams → contact center (Graph webhook, ACD deliveries) ----
+# The Graph webhook refuses larger POSTs with 413 (Graph's batches are far smaller).
+GRAPH_WEBHOOK_MAX_BODY_BYTES = env_int("GRAPH_WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+ACD_WEBHOOK_TIMEOUT_SECONDS = env_int("ACD_WEBHOOK_TIMEOUT_SECONDS", 5)
+# A CA file for an ACD webhook behind a private CA; empty = the public trust store.
+ACD_WEBHOOK_CA_BUNDLE = env_str("ACD_WEBHOOK_CA_BUNDLE", "")
+CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {
+    "task": "presence.inbound_tasks.acd_deliveries_retry",
+    "schedule": 15.0,
+    "options": {"expires": 15.0},
 }

@@ -14,6 +14,8 @@ from presence.models import PresenceRule
 from presence.services import PublisherRowInput as Pub
 from presence.services import SubscriberRowInput as Sub
 from presence.services import reason_codes_ensure, rule_assign_teams, rule_save
+from presence.sync_models import SystemUser
+from presence.system_users import system_users_create_in_azure, system_users_needed
 
 DEMO_UNIT_CODE = "contoso-cc"
 DEMO_UNIT_NAME = "Contoso Contact Center"
@@ -28,6 +30,7 @@ PLAN = (
     ("shared_email", 30),  # pairs of agents with one address: ambiguous
     ("no_match", 30),
 )
+DEMO_AGENTS = sum(count for _kind, count in PLAN)
 
 
 def _agent(kind: str, index: int, user) -> AgentInput:
@@ -130,3 +133,15 @@ def demo_rule_ensure() -> PresenceRule | None:
     teams = AgentTeam.objects.filter(business_unit=unit).values_list("pk", flat=True)
     rule_assign_teams(actor=None, rule=rule, team_ids=teams)
     return rule
+
+
+def demo_system_users_ensure() -> int:
+    """Enough system users in the demo tenant for every demo agent (800 → 2), created once.
+
+    Subscriptions follow the mapping: until agents are mapped the system users
+    sit idle; the beat job spreads mapped agents over them, 650 each.
+    """
+    missing = system_users_needed(DEMO_AGENTS) - SystemUser.objects.count()
+    if missing <= 0:
+        return 0
+    return len(system_users_create_in_azure(actor=None, count=missing))

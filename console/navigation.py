@@ -16,9 +16,13 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Directory", "accounts:directory", "accounts.view_directoryuser"),
     NavItem("Mapping", "accounts:mapping", "accounts.view_agent"),
     NavItem("Rules", "presence:rule_list", "presence.view_presencerule"),
+    NavItem("Board", "sync:board", "presence.view_agentpresence"),
+    NavItem("Subscriptions", "sync:subscriptions", "presence.view_subscription"),
+    NavItem("System users", "sync:system_users", "presence.view_systemuser"),
     NavItem("Jobs", "console:job_list", "integrations.view_jobrun"),
     NavItem("Users", "console:user_list", "console.manage_users"),
     NavItem("API keys", "integrations:apikey_list", "integrations.view_apikey"),
+    NavItem("ACD webhook", "sync:acd_settings", "presence.view_acdendpoint"),
     NavItem("Audit log", "console:audit_log", "console.view_auditlog"),
 )
 

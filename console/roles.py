@@ -27,6 +27,9 @@ SUPERVISOR_PERMISSIONS = (
     "presence.view_presencerule",
     "presence.assign_presencerule",
     "presence.view_reasoncode",
+    "presence.view_subscription",
+    "presence.view_agentpresence",
+    "presence.view_syncrecord",
 )
 
 

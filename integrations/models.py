@@ -8,6 +8,9 @@ JOB_KIND_LABELS = {
     "system.selfcheck": "System self-check",
     "account.test": "Test connection",
     "directory.sync": "Directory sync",
+    "subscriptions.sync": "Subscription sync",
+    "subscriptions.maintain": "Subscription maintenance",
+    "system_users.create": "Create system users",
 }
 
 

@@ -18,8 +18,29 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
 @pytest.mark.parametrize(
     ("fixture", "username", "visible", "hidden"),
     [
-        ("administrator", "ada", ["Dashboard", "Jobs", "Users", "Audit log"], []),
-        ("supervisor", "sam", ["Dashboard", "Jobs"], ["Users", "Audit log"]),
+        (
+            "administrator",
+            "ada",
+            [
+                "Dashboard",
+                "Teams account",
+                "Mapping",
+                "Rules",
+                "Board",
+                "System users",
+                "Users",
+                "API keys",
+                "ACD webhook",
+                "Audit log",
+            ],
+            [],
+        ),
+        (
+            "supervisor",
+            "sam",
+            ["Dashboard", "Teams account", "Directory", "Mapping", "Rules", "Board", "Jobs"],
+            ["System users", "Users", "API keys", "ACD webhook", "Audit log"],
+        ),
     ],
 )
 def test_each_role_sees_its_navigation_and_logs_out(
@@ -29,9 +50,9 @@ def test_each_role_sees_its_navigation_and_logs_out(
     sign_in(page, live_server.url, username)
     nav = page.get_by_role("navigation", name="Main")
     for label in visible:
-        expect(nav.get_by_role("link", name=label)).to_be_visible()
+        expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
     for label in hidden:
-        expect(nav.get_by_role("link", name=label)).to_have_count(0)
+        expect(nav.get_by_role("link", name=label, exact=True)).to_have_count(0)
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("heading", name="Sign in to ccbridge")).to_be_visible()

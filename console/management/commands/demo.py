@@ -3,7 +3,8 @@
 Runs as one of the `make run` processes. Once the Graph simulator has written
 its demo tenant file, it creates the Teams integration account for that tenant
 the demo contact center's 800 agents and its default presence rule (each only
-when missing), then stays up so `make run` keeps every process together.
+when missing), then drives the demo contact center (console/demo_driver.py)
+and stays up so `make run` keeps every process together.
 """
 
 import json
@@ -13,7 +14,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from console.demo import DEMO_UNIT_NAME, demo_agents_ensure, demo_rule_ensure
+from console.demo import (
+    DEMO_UNIT_NAME,
+    demo_agents_ensure,
+    demo_rule_ensure,
+    demo_system_users_ensure,
+)
+from console.demo_driver import DemoDriver
 from graph.errors import GraphError
 from integrations.models import LicensingMode
 from integrations.services import account_create, account_get
@@ -30,6 +37,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="set up, then exit")
+        parser.add_argument("--console-url", default="http://127.0.0.1:8000")
+        parser.add_argument("--webhook-port", type=int, default=8190)
+        parser.add_argument("--rate", type=float, default=2.0, help="agent events per second")
 
     def handle(self, *args, **options) -> None:
         path = demo_tenant_file()
@@ -42,7 +52,15 @@ class Command(BaseCommand):
         tenant = json.loads(path.read_text())
         self._ensure_account(tenant)
         self._ensure_agents()
-        return None if options["once"] else self._idle()
+        if options["once"]:
+            return None
+        driver = DemoDriver(
+            console_url=options["console_url"],
+            webhook_port=options["webhook_port"],
+            rate=options["rate"],
+        )
+        driver.run(tenant["tenant_id"])
+        return self._idle()
 
     def _idle(self) -> None:
         # `make run` stops every process when one exits: stay up until Ctrl-C.
@@ -59,6 +77,13 @@ class Command(BaseCommand):
             self.stdout.write(f"demo: created {created} agents in {DEMO_UNIT_NAME}")
         if demo_rule_ensure():
             self.stdout.write("demo: created the default presence rule for every demo team")
+        try:
+            created = demo_system_users_ensure()
+        except Exception as exc:  # the demo goes on without live subscriptions
+            self.stderr.write(f"demo: could not create system users: {exc}")
+        else:
+            if created:
+                self.stdout.write(f"demo: created {created} system users for subscriptions")
 
     def _ensure_account(self, tenant: dict) -> None:
         if account_get() is not None:

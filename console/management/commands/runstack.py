@@ -39,7 +39,9 @@ class Command(BaseCommand):
                 f"{python} -m graphsim serve --host 127.0.0.1 --port {options['sim_port']} "
                 f"--data-dir {var / 'graphsim'} --seed demo"
             )
-            processes["demo"] = f"{python} manage.py demo"
+            processes["demo"] = (
+                f"{python} manage.py demo --console-url http://127.0.0.1:{options['port']}"
+            )
         processes["web"] = (
             f"{python} manage.py runserver {options['host']}:{options['port']} --noreload"
         )

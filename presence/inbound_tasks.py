@@ -1,0 +1,40 @@
+"""Teams → contact center tasks: apply verified notifications, deliver to the ACD."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from presence import acd_delivery, teams_to_acd
+
+__all__ = ["acd_deliver", "acd_deliveries_retry", "notifications_process"]
+
+
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=120,
+    time_limit=150,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def notifications_process(*, items: list[dict]) -> dict[str, int]:
+    """Apply the presence changes of one webhook POST (already verified and decrypted).
+
+    Retried as a whole when the database is unreachable: applying is idempotent
+    (sequence numbers), so a change applied before the failure is not applied twice.
+    """
+    return teams_to_acd.notifications_apply(items)
+
+
+@shared_task(ignore_result=True, soft_time_limit=30, time_limit=45)
+def acd_deliver(delivery_id: int, attempt: int | None = None) -> str | None:
+    """Send one ACD delivery: claim it (unless the dispatcher already did, as ``attempt``)."""
+    return acd_delivery.delivery_attempt(delivery_id, attempt)
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def acd_deliveries_retry() -> int:
+    """Scheduled by beat every 15 s: claim due retries and send each in its own task."""
+    return acd_delivery.deliveries_dispatch_due(
+        lambda delivery_id, attempt: acd_deliver.delay(delivery_id, attempt)
+    )

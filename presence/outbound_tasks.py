@@ -1,0 +1,73 @@
+"""Presence sync tasks toward Teams: apply ACD events, renew sessions, reconcile.
+
+Thin wrappers: they take ids, call presence/acd_to_teams.py or presence/reconcile.py,
+and retry what may heal (Graph throttled or unavailable) with exponential backoff.
+"""
+
+from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+
+from graph.errors import Throttled, Unavailable
+from presence import acd_to_teams
+from presence.reconcile import presences_reconcile
+
+__all__ = ["agent_events_apply", "reconcile", "sessions_refresh"]
+
+# Another worker holds the agent: look again soon, it is done within one Graph call.
+BUSY_RETRY_SECONDS = 1
+BACKOFF_FACTOR = 2
+BACKOFF_MAX = 300
+
+
+def _backoff(retries: int, retry_after: float | None) -> float:
+    wait = get_exponential_backoff_interval(BACKOFF_FACTOR, retries, BACKOFF_MAX, full_jitter=True)
+    return max(wait, retry_after or 0, 1)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=8, soft_time_limit=240, time_limit=300)
+def agent_events_apply(self, *, agent_ids: list[int]) -> None:
+    """Apply the newest ACD event of each agent to Teams (see acd_to_teams.agents_apply).
+
+    Agents another worker holds come back in a new task a second later; agents whose
+    Graph call was throttled or failed transiently are retried with backoff, always
+    re-reading their newest event, and recorded as failed on the last attempt.
+    """
+    result = acd_to_teams.agents_apply(
+        agent_ids=agent_ids, give_up=self.request.retries >= self.max_retries
+    )
+    if result.busy:
+        agent_events_apply.apply_async(
+            kwargs={"agent_ids": result.busy}, countdown=BUSY_RETRY_SECONDS
+        )
+    if result.transient:
+        raise self.retry(
+            kwargs={"agent_ids": result.transient},
+            countdown=_backoff(self.request.retries, result.retry_after),
+            exc=result.error,
+        )
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def sessions_refresh() -> None:
+    """Renew presence sessions that end soon for agents still in the same state (beat, 60 s)."""
+    acd_to_teams.sessions_refresh()
+
+
+@shared_task(
+    bind=True,
+    ignore_result=True,
+    autoretry_for=(Throttled, Unavailable),
+    retry_backoff=BACKOFF_FACTOR,
+    retry_backoff_max=BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=6,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def reconcile(self, agent_ids: list[int] | None = None, reason: str = "") -> None:
+    """Read Teams presence with getPresencesByUserId and apply it toward the ACD.
+
+    ``agent_ids`` None: agents no active subscription watches (all of them when
+    ``reason`` is "outage"); see presence/reconcile.py. Beat runs it every 5 minutes.
+    """
+    presences_reconcile(agent_ids=agent_ids, reason=reason)

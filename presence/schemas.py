@@ -1,0 +1,64 @@
+"""What the contact-center API accepts and returns for agent state events.
+
+Inputs forbid unknown fields and refuse loose types (a sequence sent as a
+string, a time without a zone), so the ACD learns about a mistake from a 422
+with the field's path instead of a state applied in the wrong order.
+"""
+
+from typing import Annotated, Any, Literal
+
+from ninja import Field, Schema
+from pydantic import AwareDatetime, ConfigDict, StringConstraints, field_validator
+
+from accounts.schemas import MAX_BATCH, ExternalId, _batch_limit
+from presence.models import AcdState
+from presence.sync_models import AgentEvent
+
+# AgentEvent.sequence is a BigIntegerField.
+MAX_SEQUENCE = 2**63 - 1
+
+ReasonCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+State = Literal[tuple(AcdState.values)]  # type: ignore[valid-type]
+Interaction = Literal[tuple(AgentEvent.Interaction.values)]  # type: ignore[valid-type]
+
+
+class AgentEventIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    agent: ExternalId = Field(description="The agent's external id, as sent to PUT /agents.")
+    state: State = Field(description="The agent's new ACD state.")
+    reason_code: ReasonCode | None = Field(
+        None,
+        description="For unavailable only: one of the business unit's reason codes "
+        "(break, lunch, …). Omit or send null for none.",
+    )
+    interaction: Interaction = Field(
+        "none",
+        description="internal for an agent-to-agent call: recorded, but never synced to Teams.",
+    )
+    occurred_at: AwareDatetime = Field(
+        description="When the state changed, ISO-8601 with a zone (2026-03-01T09:30:00Z)."
+    )
+    sequence: int = Field(
+        ge=0,
+        le=MAX_SEQUENCE,
+        strict=True,
+        description="Increases with every event of the agent. An event older than one "
+        "already applied never wins; sending the same (agent, sequence) again is harmless.",
+    )
+
+
+class AgentEventBatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[AgentEventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @field_validator("events", mode="before")
+    @classmethod
+    def _limit(cls, value: Any) -> Any:
+        return _batch_limit(value, "events")
+
+
+class EventsAccepted(Schema):
+    accepted: int = Field(description="Events stored now; they are applied within seconds.")
+    duplicates: int = Field(description="Events already received (same agent and sequence).")
