@@ -1,6 +1,8 @@
 import pytest
 from django.test import Client
 
+from integrations import crypto
+from integrations.models import IntegrationAccount
 from tests.factories import AdministratorFactory, SupervisorFactory
 
 pytest_plugins = [
@@ -41,3 +43,37 @@ def supervisor_client(supervisor) -> Client:
     client = Client()
     client.force_login(supervisor)
     return client
+
+
+DEFAULT_CLIENT = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def make_account(db):
+    """Store an integration account directly (forms and services are tested elsewhere)."""
+
+    def make(
+        *, tenant="contoso.example", client_id=DEFAULT_CLIENT, secret="s3cret-value~abc", **fields
+    ):
+        account = IntegrationAccount(
+            name=fields.pop("name", "Contoso Teams"),
+            tenant=tenant,
+            client_id=client_id,
+            **fields,
+        )
+        account.client_secret_encrypted = crypto.encrypt(secret)
+        account.save()
+        return account
+
+    return make
+
+
+@pytest.fixture
+def sim_account(make_account, sim_tenant, graph_settings):
+    """The integration account pointed at a fresh, fully consented simulator tenant."""
+    return make_account(
+        tenant=sim_tenant.tenant_id,
+        client_id=sim_tenant.client_id,
+        secret=sim_tenant.client_secret,
+        object_id=sim_tenant.object_id,
+    )

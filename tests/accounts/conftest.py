@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integrations import crypto
-from integrations.models import IntegrationAccount
 from tests.plugins.graphsim_server import (
     CCBRIDGE_APPLICATION_PERMISSIONS,
     CCBRIDGE_DELEGATED_PERMISSIONS,
@@ -18,7 +16,6 @@ from tests.plugins.graphsim_server import (
     SimTenant,
 )
 
-DEFAULT_CLIENT = "11111111-2222-3333-4444-555555555555"
 # More than one /users/delta page of 999: two pages.
 BIG_TENANT_USERS = 1300
 
@@ -27,37 +24,6 @@ BIG_TENANT_USERS = 1300
 def fast_password_hashing(settings):
     """These tests sign users in with force_login: a slow hash only costs a second a user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def make_account(db):
-    """Store an integration account directly (forms and services are tested elsewhere)."""
-
-    def make(
-        *, tenant="contoso.example", client_id=DEFAULT_CLIENT, secret="s3cret-value~abc", **fields
-    ):
-        account = IntegrationAccount(
-            name=fields.pop("name", "Contoso Teams"),
-            tenant=tenant,
-            client_id=client_id,
-            **fields,
-        )
-        account.client_secret_encrypted = crypto.encrypt(secret)
-        account.save()
-        return account
-
-    return make
-
-
-@pytest.fixture
-def sim_account(make_account, sim_tenant, graph_settings):
-    """The integration account pointed at a fresh, fully consented 25-user tenant."""
-    return make_account(
-        tenant=sim_tenant.tenant_id,
-        client_id=sim_tenant.client_id,
-        secret=sim_tenant.client_secret,
-        object_id=sim_tenant.object_id,
-    )
 
 
 @pytest.fixture(scope="session")
