@@ -49,3 +49,9 @@ screenshots: install
 
 clean:
 	rm -rf var/broker var/staticfiles var/celerybeat-schedule* .pytest_cache
+
+# Performance figures against the floor (not tests: `make test` never runs them).
+# Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set; writes bench/results.json.
+.PHONY: bench
+bench: install
+	$(PY) -m bench

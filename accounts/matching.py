@@ -2,7 +2,7 @@
 
 Pure functions over plain frozen values, with no ORM and no I/O, so every rule can be
 tested exhaustively. :func:`propose` drives the auto-map review screen;
-:func:`rank_candidates` drives the manual remap screen.
+:func:`accounts.ranking.rank_candidates` drives the manual remap screen.
 
 Rules, strongest first, with a constant confidence each:
 
@@ -40,8 +40,6 @@ Decisions:
 
 from __future__ import annotations
 
-import difflib
-import heapq
 import re
 import unicodedata
 from collections import Counter
@@ -60,7 +58,6 @@ __all__ = [
     "normalise_email",
     "normalise_name",
     "propose",
-    "rank_candidates",
 ]
 
 
@@ -92,11 +89,6 @@ CONFIDENCE: dict[MatchRule, int] = {
     MatchRule.FUZZY_NAME: 50,  # the ceiling; scaled by similarity
 }
 DISABLED_PENALTY = 30
-# Below this similarity two names share too little to be worth an admin's glance:
-# "Ana Smith" and "Carol Smith" (0.70) stay out, "Ana Ruiz" and "Anna Ruiz" (0.94) come in.
-FUZZY_THRESHOLD = 0.75
-# A name made of some of the other's parts: below a reordering, above most typos.
-SUBSET_SIMILARITY = 0.9
 
 _PRECEDENCE = {rule: position for position, rule in enumerate(MatchRule)}
 _REASON = {
@@ -326,7 +318,7 @@ def _best(candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
     return tuple(c for c in candidates if c.rule is candidates[0].rule)
 
 
-# --- the two screens -----------------------------------------------------------------
+# --- the auto-map screen ---------------------------------------------------------------
 
 
 def propose(
@@ -387,138 +379,3 @@ def _decide(agent_id: int, ranked: tuple[Candidate, ...], claims: Counter[str]) 
         note = f"The user is also the best match for {others} other agent(s)."
         return Proposal(agent_id, MatchStatus.AMBIGUOUS, ranked, None, note)
     return Proposal(agent_id, MatchStatus.MATCHED, ranked, best[0])
-
-
-def rank_candidates(
-    agent: AgentRef,
-    users: Iterable[UserRef],
-    *,
-    mapped_users: AbstractSet[str] = frozenset(),
-    limit: int = 20,
-) -> list[Candidate]:
-    """Rank possible directory users for one agent, for the manual remap screen.
-
-    Every user matching by any rule is listed once, at its strongest rule; users matching
-    by none are compared by name (see :class:`_NameSimilarity`) and listed as FUZZY_NAME
-    when at least ``FUZZY_THRESHOLD`` similar, confidence scaled by the similarity.
-    Removed users and ``mapped_users`` (pass the users mapped to *other* agents) are
-    left out.
-
-    Returns at most ``limit`` candidates, by confidence (highest first), then display
-    name, then user id.
-    """
-    eligible = _eligible(users, mapped_users)
-    email = normalise_email(agent.email)
-    by_email = _email_hits(eligible, {email} - {""})
-    strongest = {user.id: (rule, value) for user, rule, value in by_email.get(email, [])}
-    name = normalise_name(agent.name)
-    similarity = _NameSimilarity(name)
-    ranked: list[tuple[tuple[int, str, str], Candidate]] = []
-    for user in eligible:
-        if user.id in strongest:
-            rule, value = strongest[user.id]
-            candidate: Candidate | None = _rule_candidate(user, rule, value)
-        else:
-            candidate = _name_candidate(user, name, similarity)
-        if candidate is not None:
-            key = (-candidate.confidence, user.display_name.casefold(), user.id)
-            ranked.append((key, candidate))
-    best = heapq.nsmallest(max(limit, 0), ranked, key=lambda item: item[0])
-    return [candidate for _, candidate in best]
-
-
-def _name_candidate(user: UserRef, name: str, similarity: _NameSimilarity) -> Candidate | None:
-    """The user as a NAME or FUZZY_NAME candidate, or None when the names differ too much."""
-    if not name:
-        return None
-    user_name = normalise_name(user.display_name)
-    if user_name == name:
-        return _rule_candidate(user, MatchRule.NAME, user.display_name)
-    scored = similarity.score(user_name)
-    if scored is None:
-        return None
-    ratio, why = scored
-    reason = f"{why} ({user.display_name})"
-    confidence = round(CONFIDENCE[MatchRule.FUZZY_NAME] * ratio)
-    return _candidate(user, MatchRule.FUZZY_NAME, reason, confidence)
-
-
-class _NameSimilarity:
-    """How similar one normalised name is to others, for the remap screen.
-
-    Token order is ignored (a reordered name is the strongest fuzzy match), a name whose
-    parts are all in the other ("María García" against "María José García López", a
-    common short form) scores ``SUBSET_SIMILARITY``, and other names sharing a part are
-    scored by difflib's ratio on the token-sorted names ("Anna Ruiz" for "Ana Ruiz"). The
-    agent's name is difflib's second sequence, which it preprocesses once; the cheap upper
-    bounds skip most of the rest.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._sorted = _token_sorted(name)
-        self._parts = frozenset(name.split())
-        self._matcher = difflib.SequenceMatcher(autojunk=False)
-        self._matcher.set_seq2(self._sorted)
-
-    def score(self, other: str) -> tuple[float, str] | None:
-        """(similarity, why) when ``other`` is at least ``FUZZY_THRESHOLD`` similar."""
-        parts = frozenset(other.split())
-        if not parts or not self._parts:
-            return None
-        other_sorted = _token_sorted(other)
-        if other_sorted == self._sorted:
-            return 1.0, "Name has the same parts as the user's display name, in another order"
-        # One part in common ("Smith") says little; two or more ("María García") is a name.
-        if min(len(parts), len(self._parts)) >= 2 and (
-            parts <= self._parts or self._parts <= parts
-        ):
-            why = "Name shares all the parts of the shorter name with the user's display name"
-            return SUBSET_SIMILARITY, why
-        # No part in common: not worth difflib's time on a large directory (typos in every
-        # part of a name are left to the remap screen's search).
-        if parts.isdisjoint(self._parts):
-            return None
-        self._matcher.set_seq1(other_sorted)
-        if self._matcher.real_quick_ratio() < FUZZY_THRESHOLD:
-            return None
-        if self._matcher.quick_ratio() < FUZZY_THRESHOLD:
-            return None
-        ratio = self._matcher.ratio()
-        if ratio < FUZZY_THRESHOLD:
-            return None
-        return ratio, f"Name is {ratio:.0%} similar to the user's display name"
-
-
-def _token_sorted(name: str) -> str:
-    return " ".join(sorted(name.split()))
-
-
-if __name__ == "__main__":
-    # Benchmark: python -m accounts.matching [size]. Accented names (the slow path); agents
-    # matching by mail, UPN, proxy alias, "Last, First" name, or nothing.
-    import sys
-    import time
-
-    size = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
-    bench_users = [
-        UserRef(
-            f"00000000-0000-0000-0000-{n:012d}",
-            f"Zoë Núñez-{n}",
-            f"Agent.{n}@contoso.com",
-            f"a{n}@contoso.onmicrosoft.com",
-            (f"agent{n}@gmail.com",),
-            (f"SMTP:Agent.{n}@contoso.com", f"smtp:a{n}@contoso.com", f"SIP:a{n}@contoso.com"),
-        )
-        for n in range(size)
-    ]
-    emails = ("agent.{}@contoso.com", "A{}@contoso.onmicrosoft.com ", "a{}@contoso.com", "", "")
-    names = ("", "", "", "nunez {}, zoe", "Nobody {}")
-    bench_agents = [
-        AgentRef(n, emails[n % 5].format(n), names[n % 5].format(n)) for n in range(size)
-    ]
-    for _ in range(3):
-        started = time.process_time()
-        outcome = propose(bench_agents, bench_users)
-        cpu = time.process_time() - started
-        statuses = dict(Counter(p.status.value for p in outcome))
-        print(f"propose {size:,} agents x {size:,} users: {cpu:.2f} s CPU; {statuses}")

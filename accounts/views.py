@@ -16,8 +16,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import services
 from accounts.csvimport import csv_preview
 from accounts.forms import AgentsCsvForm, MappingFilterForm
-from accounts.matching import AgentRef, MatchStatus, rank_candidates
+from accounts.matching import AgentRef, MatchStatus
 from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
+from accounts.ranking import rank_candidates
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 25

@@ -4,14 +4,12 @@ Callers authenticate with an API key (integrations/apikeys.py), never with the
 console's session, so the API views skip the console's login redirect and
 CSRF. Every error is an RFC 9457 problem (`application/problem+json`) with, for
 validation, the path of each offending field. The docs page is rendered on the
-server from the OpenAPI schema: Swagger UI needs inline script and assets that
-the strict CSP (and an offline install) rule out.
+server from the OpenAPI schema (config/api_docs.py).
 """
 
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
@@ -20,16 +18,15 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.urls import NoReverseMatch, URLPattern, path, re_path, reverse
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
+from config.api_docs import ServerRenderedDocs
 from presence.api import router as presence_router
 
 logger = logging.getLogger(__name__)
@@ -176,135 +173,6 @@ def _scope_of(operation) -> str:
     return next((getattr(a, "scope", "") for a in operation.auth_callbacks or ()), "")
 
 
-# --- The docs page ------------------------------------------------------------------
-
-
-@dataclass
-class DocField:
-    name: str
-    type: str
-    required: bool
-    notes: str = ""
-
-
-@dataclass
-class DocOperation:
-    method: str
-    path: str
-    summary: str
-    description: str
-    scope: str
-    parameters: list[DocField]
-    body: str
-    responses: list[tuple[str, str, str]]
-    anchor: str = ""
-
-
-@dataclass
-class DocSchema:
-    name: str
-    description: str
-    fields: list[DocField] = field(default_factory=list)
-
-
-def _type_label(schema: dict) -> str:
-    if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
-    if "anyOf" in schema:
-        return " | ".join(_type_label(option) for option in schema["anyOf"])
-    if schema.get("type") == "array":
-        return f"list of {_type_label(schema.get('items', {}))}"
-    kind = schema.get("type", "any")
-    return f"{kind} ({schema['format']})" if "format" in schema else kind
-
-
-def _notes(schema: dict) -> str:
-    facts = []
-    for key, label in (
-        ("minLength", "min length"),
-        ("maxLength", "max length"),
-        ("maxItems", "at most"),
-        ("minimum", "≥"),
-        ("maximum", "≤"),
-        ("pattern", "pattern"),
-    ):
-        if key in schema:
-            facts.append(f"{label} {schema[key]}")
-    if "default" in schema:
-        facts.append(f"default {json.dumps(schema['default'])}")
-    text = schema.get("description", "")
-    return "; ".join([text, *facts] if text else facts)
-
-
-def _fields(schema: dict) -> list[DocField]:
-    required = set(schema.get("required", ()))
-    return [
-        DocField(name, _type_label(prop), name in required, _notes(prop))
-        for name, prop in schema.get("properties", {}).items()
-    ]
-
-
-def _without_scope_note(op: dict) -> str:
-    note = f"Requires the `{op.get('x-required-scope')}` scope."
-    return op.get("description", "").removeprefix(note).strip()
-
-
-def docs_context(schema: dict) -> dict:
-    """What the docs page shows, taken from the OpenAPI schema."""
-    operations = []
-    for route, methods in schema["paths"].items():
-        for method, op in methods.items():
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {})
-            responses = []
-            for status, response in op["responses"].items():
-                content = next(iter(response.get("content", {}).values()), {})
-                kind = _type_label(content["schema"]) if content else "—"
-                responses.append((str(status), response["description"], kind))
-            operations.append(
-                DocOperation(
-                    method=method.upper(),
-                    path=route,
-                    summary=op.get("summary", ""),
-                    description=_without_scope_note(op),
-                    scope=op.get("x-required-scope", ""),
-                    parameters=[
-                        DocField(
-                            f"{p['name']} ({p['in']})",
-                            _type_label(p["schema"]),
-                            p["required"],
-                            _notes(p["schema"]),
-                        )
-                        for p in op.get("parameters", [])
-                    ],
-                    body=_type_label(body["schema"]) if body else "",
-                    responses=responses,
-                    anchor=op["operationId"],
-                )
-            )
-    schemas = [
-        DocSchema(name, item.get("description", ""), _fields(item))
-        for name, item in sorted(schema["components"]["schemas"].items())
-    ]
-    problems = [(f"problem-{slug}", status, title) for status, (slug, title) in PROBLEMS.items()]
-    return {
-        "info": schema["info"],
-        "operations": operations,
-        "schemas": schemas,
-        "problems": problems,
-        "max_body_bytes": MAX_BODY_BYTES,
-    }
-
-
-class ServerRenderedDocs(DocsBase):
-    """The docs as plain HTML: no script, so it works offline and under the strict CSP."""
-
-    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
-        schema = api.get_openapi_schema(path_params=kwargs)
-        context = docs_context(json.loads(json.dumps(schema, default=str)))
-        context["openapi_url"] = self.get_openapi_url(api, kwargs)
-        return render(request, "integrations/apikey_docs.html", context)
-
-
 # --- The API --------------------------------------------------------------------------
 
 api = ContactCenterAPI(
@@ -316,7 +184,7 @@ api = ContactCenterAPI(
     "Authorization: Bearer <key> or X-API-Key: <key>. "
     "Errors are RFC 9457 problem documents (application/problem+json).",
     urls_namespace=NAMESPACE,
-    docs=ServerRenderedDocs(),
+    docs=ServerRenderedDocs(problems=PROBLEMS, max_body_bytes=MAX_BODY_BYTES),
 )
 
 

@@ -33,6 +33,7 @@ from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence import rules_core as core
+from presence import rules_preview as preview
 from presence.models import PresenceRule
 from presence.services import agent_effective_rule, rule_spec
 from presence.sync_models import AgentEvent, AgentPresence, SyncRecord
@@ -234,12 +235,17 @@ def _publisher_action(
     """(rule, row index, action, why there is none) for this ACD state."""
     effective = agent_effective_rule(agent)
     if effective.rule is None:
-        return None, None, None, core.describe_effective(effective)
+        return None, None, None, preview.describe_effective(effective)
     rule = PresenceRule.objects.get(pk=effective.rule.id)
     spec = rule_spec(rule)
     index = core.match_publisher_row(spec, core.AcdState(state), reason or None)
     if index is None:
-        return rule, None, None, core.preview_publisher(spec, core.AcdState(state), reason or None)
+        return (
+            rule,
+            None,
+            None,
+            preview.preview_publisher(spec, core.AcdState(state), reason or None),
+        )
     return rule, index, spec.publisher_rows[index].action, ""
 
 
@@ -262,7 +268,7 @@ def _apply(
         _record(agent.pk, event, outcome, detail=detail, **extra)
 
     if event.interaction == AgentEvent.Interaction.INTERNAL:
-        return skip(Outcome.SKIPPED_INTERNAL, core.internal_call_note())
+        return skip(Outcome.SKIPPED_INTERNAL, preview.internal_call_note())
     user_id = _teams_user_id(agent)
     if not user_id:
         # Not synced at all: the board still shows the ACD side.

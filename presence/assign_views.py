@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.models import Agent, AgentTeam
 from graph.presence import ACTIVITIES, AVAILABILITIES
 from presence import rules_core as core
+from presence import rules_preview as preview
 from presence import services
 from presence.forms import (
     AgentRuleForm,
@@ -267,8 +268,8 @@ def _preview(request: HttpRequest, agent: Agent, spec: core.RuleSpec | None) -> 
         publisher = subscriber = "No rule applies to this agent: nothing is synced."
     else:
         state = core.AcdState(acd_state)
-        publisher = core.preview_publisher(spec, state, reason or None, reason_labels=labels)
-        subscriber = core.preview_subscriber(spec, availability, activity, reason_labels=labels)
+        publisher = preview.preview_publisher(spec, state, reason or None, reason_labels=labels)
+        subscriber = preview.preview_subscriber(spec, availability, activity, reason_labels=labels)
     return {
         "acd_states": AcdState.choices,
         "reason_codes": codes,
@@ -330,8 +331,8 @@ def agent_rule(request: HttpRequest, agent_id: int) -> HttpResponse:
         "effective": effective,
         "rule": rule,
         "source_label": _source_label(effective),
-        "description": core.describe_effective(effective),
-        "internal_note": core.internal_call_note(),
+        "description": preview.describe_effective(effective),
+        "internal_note": preview.internal_call_note(),
         "team_rows": team_rows,
         "form": form,
         "can_assign": can_assign,
@@ -362,7 +363,7 @@ def unassigned(request: HttpRequest) -> HttpResponse:
         {
             "agent": agent,
             "effective": effective[agent.pk],
-            "description": core.describe_effective(effective[agent.pk]),
+            "description": preview.describe_effective(effective[agent.pk]),
         }
         for agent in page_agents
     ]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agent, DirectoryUser
@@ -28,6 +29,7 @@ from integrations import crypto
 from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.services import account_get
 from presence.certificates import certificate_active, encryption_certificate_b64
+from presence.outbound_tasks import reconcile
 from presence.subscription_hints import failure_text
 from presence.subscription_lock import subscriptions_exclusive
 from presence.subscription_plan import CAPACITY, changed_slots, not_covered, plan
@@ -191,6 +193,7 @@ class _Run:
         self.result = SyncResult()
         self._app: tuple[GraphClient, object] | None = None
         self.lost_users: set[int] = set()
+        self.recovered: list[Subscription] = []
 
     def app_client(self) -> GraphClient:
         if self._app is None:
@@ -299,6 +302,9 @@ class _Run:
         due = row.expires_at is None or row.expires_at - self.now <= RENEW_WITHIN
         if not needs_new and not due:
             return
+        # REMOVED is not here: the subscriptionRemoved lifecycle task reconciles those itself.
+        # Members may have changed presence unheard: reconcile them once it is active.
+        missed_changes = row.status == Subscription.Status.FAILED
         try:
             client, tokens = system_user_graph_client(user)
         except (SystemUserError, crypto.SecretUnreadable) as exc:
@@ -318,9 +324,12 @@ class _Run:
                     self.renew(row, client)
                     self.result.renewed += 1
                 except NotFound:
-                    row.graph_id = ""  # gone (expired or removed): start again
+                    # Gone (it expired while nobody renewed it, or Graph removed it):
+                    # start again, and treat the gap as an outage for its members.
+                    row.graph_id = ""
                     self.create(row, sorted(members), client)
                     self.result.recreated += 1
+                    missed_changes = True
             row.last_error = ""
         except AuthError as exc:
             system_user_mark_failed(user, exc)
@@ -331,6 +340,8 @@ class _Run:
         finally:
             system_user_cache_save(user, tokens)
         row.save(update_fields=SYNC_FIELDS)
+        if missed_changes and row.status == Subscription.Status.ACTIVE:
+            self.recovered.append(row)
 
     def retire(self, row: Subscription, reason: str) -> None:
         """``row``'s system user is out of the pool: no subscription, no members."""
@@ -398,6 +409,17 @@ def _one_pass(run: _Run) -> None:
     run.result.not_covered = sorted(not_covered(planned, set(users)))
 
 
+def _reconcile_recovered(rows: list[Subscription]) -> None:
+    """Nobody listened for the members of a subscription while it was failing: read
+    their presence once it is back (``reason="outage"``), after the sync commits."""
+    for row in rows:
+        agent_ids = member_agent_ids(row)
+        if agent_ids:
+            transaction.on_commit(
+                lambda ids=agent_ids: reconcile.delay(agent_ids=ids, reason="outage")
+            )
+
+
 def subscriptions_sync(*, now: datetime | None = None, wait: float = 30.0) -> SyncResult:
     """Bring Graph's presence subscriptions in line with the mapped users.
 
@@ -406,9 +428,12 @@ def subscriptions_sync(*, now: datetime | None = None, wait: float = 30.0) -> Sy
     create (Graph cannot change a resource); renew what expires within 15
     minutes; recreate what Graph removed (404) and replace a stale duplicate
     (409). Failures are recorded on the row (status FAILED, ``last_error``) and
-    retried on the next run. Waits up to ``wait`` seconds for a concurrent
-    run, else returns with ``busy``. Side effects: Graph calls (delegated and
-    app tokens), Subscription rows, system user status after a refused sign-in.
+    retried on the next run; when one is ACTIVE again, its members' presence
+    is read once (``reconcile``, reason "outage"), since nobody listened for
+    them meanwhile. Waits up to ``wait`` seconds for a concurrent run, else
+    returns with ``busy``. Side effects: Graph calls (delegated and app
+    tokens), Subscription rows, system user status after a refused sign-in,
+    reconcile tasks enqueued after commit.
     """
     result = SyncResult()
     with subscriptions_exclusive(wait) as acquired:
@@ -428,6 +453,7 @@ def subscriptions_sync(*, now: datetime | None = None, wait: float = 30.0) -> Sy
                 _one_pass(run)
         finally:
             run.close()
+        _reconcile_recovered(run.recovered)
         result = run.result
         result.covered = (
             mapped_users()

@@ -24,6 +24,7 @@ from accounts.models import Agent
 from graph.presence import PREFERRED_PAIRS
 from presence import acd_delivery, services
 from presence import rules_core as core
+from presence import rules_preview as preview
 from presence.models import PresenceRule
 from presence.sync_models import AgentPresence, SyncRecord
 
@@ -151,13 +152,13 @@ def teams_presence_apply(
         spec = _rule_spec(effective.rule.id, specs) if effective.rule else None
         if spec is None:
             presence.save(update_fields=fields)
-            return record(Outcome.SKIPPED_NO_RULE, core.describe_effective(effective))
+            return record(Outcome.SKIPPED_NO_RULE, preview.describe_effective(effective))
         index = core.match_subscriber_row(spec, availability, activity)
         if index is None:
             presence.save(update_fields=fields)
             return record(
                 Outcome.SKIPPED_NO_RULE,
-                core.preview_subscriber(spec, availability, activity) + ".",
+                preview.preview_subscriber(spec, availability, activity) + ".",
                 rule_name=spec.name[:100],
             )
         state, reason = core.subscriber_target(spec, availability, activity)

@@ -1,5 +1,5 @@
-"""accounts.matching: auto-map proposals (propose) and the manual remap list
-(rank_candidates). Pure functions: no database, no Graph."""
+"""accounts.matching and accounts.ranking: auto-map proposals (propose) and the manual
+remap list (rank_candidates). Pure functions: no database, no Graph."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from accounts.matching import (
     normalise_email,
     normalise_name,
     propose,
-    rank_candidates,
 )
+from accounts.ranking import rank_candidates
 
 _ids = itertools.count(1)
 

@@ -27,17 +27,19 @@ from presence.rules_core import (
     SubscriberRow,
     TeamRule,
     acd_state_label,
-    describe_effective,
     effective_rule,
     format_session,
-    internal_call_note,
     match_publisher_row,
     match_subscriber_row,
-    preview_publisher,
-    preview_subscriber,
     publisher_action,
     subscriber_target,
     validate_rule,
+)
+from presence.rules_preview import (
+    describe_effective,
+    internal_call_note,
+    preview_publisher,
+    preview_subscriber,
 )
 
 FOUR_HOURS = timedelta(hours=4)

@@ -6,7 +6,7 @@ subscriptions need a delegated token (the app token gets 403), watch at most
 are created only after the validation handshake.
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -21,6 +21,7 @@ from integrations.graphlink import app_graph_client
 from integrations.models import JobRun
 from integrations.services import account_get
 from presence import outbound_tasks, subscription_tasks
+from presence.models import AgentRuleAssignment
 from presence.subscription_hints import FORBIDDEN_HINT
 from presence.subscription_plan import changed_slots, not_covered, plan, subscriptions_needed
 from presence.subscriptions import (
@@ -29,9 +30,10 @@ from presence.subscriptions import (
     subscription_for_graph_id,
     subscriptions_sync,
 )
-from presence.sync_models import Subscription, SystemUser
+from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
 from presence.system_users import system_user_add, system_user_check, system_user_graph_client
 from tests.plugins.celery_worker import wait_for
+from tests.presence.outbound_support import publishing_rule, sim_calls
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     big_tenant_fixture,  # noqa: F401
@@ -396,6 +398,34 @@ def test_a_failure_is_recorded_with_its_hint_and_retried(graphsim, world, admini
     assert retried.created == 1 and retried.failed == 0
     row.refresh_from_db()
     assert row.status == Subscription.Status.ACTIVE and row.last_error == ""
+
+
+@pytest.mark.worker
+def test_a_subscription_back_from_failure_reconciles_its_users(
+    unit, graphsim, world, celery_worker
+):
+    """Nobody listened while the subscription failed: its users are read once it is back."""
+    tenant = world["tenant"]
+    enabled = next(u["id"] for u in tenant.users[:20] if u["accountEnabled"])
+    agent = next(a for a in world["agents"] if a.mapping.directory_user.graph_id == enabled)
+    AgentRuleAssignment.objects.create(agent=agent, rule=publishing_rule(unit))
+    graphsim.control.add_fault("/subscriptions$", status=403, method="POST", times=1)
+    assert subscriptions_sync().failed == 1
+    # No subscription in Graph: this change reaches nobody.
+    graphsim.control.set_presence(tenant.tenant_id, enabled, "Away", "Away")
+    since = datetime.now(UTC)
+
+    assert subscriptions_sync().created == 1
+
+    presence = wait_for(
+        lambda: AgentPresence.objects.filter(agent=agent, teams_availability="Away").first(),
+        timeout=30,
+        what="the presence read after the subscription came back",
+    )
+    assert (presence.acd_state, presence.acd_reason) == ("unavailable", "break")
+    assert SyncRecord.objects.get(agent=agent).detail.startswith("Found by reconciliation.")
+    [read] = sim_calls(graphsim, tenant, "getPresencesByUserId", since)
+    assert (read["status"], read["app"]) == (200, tenant.client_id)
 
 
 def test_an_unreachable_notification_url_explains_public_https(

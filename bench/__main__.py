@@ -1,0 +1,151 @@
+"""``python -m bench`` (``make bench``): run every measure, print the table, write results.json.
+
+The run is self-contained: a throwaway database (PostgreSQL when DATABASE_URL
+is set, else SQLite) and a temporary CCBRIDGE_VAR_DIR, a graphsim subprocess
+on loopback, and everything removed afterwards. Each measure is bounded by an
+alarm, so a stuck one becomes a "not measured" row instead of a hung run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+MEASURE_TIMEOUT_SECONDS = 300
+
+NOT_BUILT = "no load generator or worker harness in bench/ yet"
+ISSUE_ROWS = {
+    "full": ("full directory sync, 50,000 users", "≤ 1.5x floor; exactly 51 page requests; "
+             "peak RSS ≤ 200 MB"),
+    "incremental": ("incremental sync after 100 changes", "≤ 2 requests, < 1 s"),
+    "automap": ("auto-map 50,000 agents x 50,000 users", "< 2 s; query count independent of size"),
+    "webhook": ("webhook ingest", "≥ 2,000 notifications/s; p99 < 100 ms; ≥ 0.5x floor"),
+    "acd": ("ACD event → setPresence seen by the simulator", "p95 < 250 ms"),
+    "teams": ("Teams change → ACD webhook delivered", "p95 < 250 ms"),
+    "subscriptions": ("subscriptions for N mapped agents (800, 5,000, 20,000)",
+                      "exactly ceil(N/650); renewals per cycle = that number"),
+    "mapping": ("mapping page with 50,000 agents", "p95 < 150 ms; ≤ 10 queries per page"),
+}  # fmt: skip
+
+
+class MeasureTimeout(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise MeasureTimeout(f"stopped after {MEASURE_TIMEOUT_SECONDS} s")
+
+
+def _bounded(key: str, fn: Callable[[], list]) -> list:
+    """Run one measure under an alarm; a failure becomes a "not measured" row."""
+    from bench.report import Row
+
+    print(f"bench: {key} …", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    signal.alarm(MEASURE_TIMEOUT_SECONDS)
+    try:
+        return fn()
+    except Exception as exc:  # one measure failing must not lose the others' figures
+        traceback.print_exc()
+        measure, target = ISSUE_ROWS[key]
+        return [Row.not_measured(measure, target, f"{type(exc).__name__}: {exc}")]
+    finally:
+        signal.alarm(0)
+        print(f"bench: {key} done in {time.monotonic() - started:.0f} s", file=sys.stderr)
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="ccbridge-bench-"))
+    os.environ["CCBRIDGE_VAR_DIR"] = str(work / "var")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sim_dir = work / "graphsim"
+    sim_dir.mkdir()
+
+    from bench import simulator
+
+    sim = simulator.start(sim_dir)
+    # Before django.setup(): settings read these once.
+    os.environ["GRAPH_AUTHORITY_HOST"] = sim.base_url
+    os.environ["GRAPH_BASE_URL"] = sim.graph_url
+    os.environ["GRAPH_CA_BUNDLE"] = sim.ca_path
+    try:
+        return _run(sim)
+    finally:
+        sim.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(sim) -> int:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.test.utils import setup_test_environment
+
+    from bench import automap, directory_sync, mapping_page, report, subscriptions
+    from bench.report import Row
+
+    # No query log kept between measures: it would count against the sync's memory.
+    settings.DEBUG = False
+    setup_test_environment()
+    vendor = connection.vendor
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        # The sync runs first so the peak RSS it reports is the sync's, not the auto-map's.
+        sync_rows = _bounded("full", lambda: directory_sync.measure(sim))
+        if len(sync_rows) == 1:
+            sync_rows.append(Row.not_measured(*ISSUE_ROWS["incremental"], "the full sync failed"))
+        _clear_directory()
+        unit_box = []
+
+        def automap_measure():
+            rows, unit = automap.measure()
+            unit_box.append(unit)
+            return rows
+
+        automap_rows = _bounded("automap", automap_measure)
+        if unit_box:
+            mapping_rows = _bounded("mapping", lambda: mapping_page.measure(unit_box[0]))
+        else:
+            mapping_rows = [Row.not_measured(*ISSUE_ROWS["mapping"], "auto-map data failed")]
+        subscription_rows = _bounded("subscriptions", subscriptions.measure)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+    rows = [
+        *sync_rows,
+        *automap_rows,
+        Row.not_measured(*ISSUE_ROWS["webhook"], NOT_BUILT),
+        Row.not_measured(*ISSUE_ROWS["acd"], NOT_BUILT),
+        Row.not_measured(*ISSUE_ROWS["teams"], NOT_BUILT),
+        *subscription_rows,
+        *mapping_rows,
+    ]
+    database = "PostgreSQL" if vendor == "postgresql" else "SQLite"
+    broker = "Redis" if settings.REDIS_URL else "filesystem broker"
+    info = report.machine(database, broker)
+    report.write(rows, info)
+    print(report.table(rows))
+    print(f"\nMachine: {report.machine_line(info)}")
+    print(f"Written to {report.RESULTS_PATH}")
+    return 0
+
+
+def _clear_directory() -> None:
+    from accounts.models import DirectorySyncState, DirectoryUser
+
+    DirectoryUser.objects.all().delete()
+    DirectorySyncState.objects.all().delete()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
