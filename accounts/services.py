@@ -147,17 +147,29 @@ def _teams_for(rows: Sequence[AgentInput], units: dict[str, BusinessUnit]) -> di
 # --- Mapping --------------------------------------------------------------------
 
 
-def user_ref(user: DirectoryUser) -> UserRef:
-    return UserRef(
-        id=user.graph_id,
-        display_name=user.display_name,
-        mail=user.mail or None,
-        user_principal_name=user.user_principal_name,
-        other_mails=tuple(user.other_mails or ()),
-        proxy_addresses=tuple(user.proxy_addresses or ()),
-        enabled=user.account_enabled,
-        removed=user.is_removed,
-    )
+MATCHED_FIELDS = ("graph_id", "display_name", "mail", "user_principal_name", "other_mails",
+                  "proxy_addresses", "account_enabled")  # fmt: skip
+
+
+def directory_user_refs() -> list[UserRef]:
+    """Every directory user still in the directory, as the matcher sees it.
+
+    Reads plain rows rather than model instances: auto-map reads the whole
+    directory, and building 50,000 model objects costs more than the matching.
+    """
+    rows = DirectoryUser.objects.filter(removed_reason="").values_list(*MATCHED_FIELDS)
+    return [
+        UserRef(
+            id=graph_id,
+            display_name=name,
+            mail=mail or None,
+            user_principal_name=upn,
+            other_mails=tuple(other_mails or ()),
+            proxy_addresses=tuple(proxies or ()),
+            enabled=enabled,
+        )
+        for graph_id, name, mail, upn, other_mails, proxies, enabled in rows.iterator(5000)
+    ]
 
 
 def automap_proposals(*, business_unit: BusinessUnit) -> list[Proposal]:
@@ -167,7 +179,7 @@ def automap_proposals(*, business_unit: BusinessUnit) -> list[Proposal]:
         .order_by("name", "id")
         .values_list("id", "email", "name")
     )
-    users = [user_ref(u) for u in DirectoryUser.objects.filter(removed_reason="").iterator(2000)]
+    users = directory_user_refs()
     mapped_users = set(AgentMapping.objects.values_list("directory_user__graph_id", flat=True))
     return propose(
         [AgentRef(id=i, email=e or "", name=n) for i, e, n in agents],

@@ -174,7 +174,7 @@ def remap(request: HttpRequest, agent_id: int) -> HttpResponse:
     users = DirectoryUser.objects.filter(removed_reason="")
     candidates = rank_candidates(
         AgentRef(id=agent.pk, email=agent.email, name=agent.name),
-        [services.user_ref(u) for u in users.iterator(2000)],
+        services.directory_user_refs(),
         mapped_users=taken,
     )
     by_id = DirectoryUser.objects.in_bulk([c.user_id for c in candidates], field_name="graph_id")

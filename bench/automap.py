@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.matching import AgentRef, propose
 from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
-from accounts.services import automap_proposals, user_ref
+from accounts.services import automap_proposals, directory_user_refs
 from bench.report import Row, median
 
 SIZES = (5_000, 50_000)
@@ -57,7 +57,7 @@ def _pure_split(unit: BusinessUnit) -> tuple[float, float]:
         .order_by("name", "id")
         .values_list("id", "email", "name")
     ]
-    users = [user_ref(u) for u in DirectoryUser.objects.filter(removed_reason="").iterator(2000)]
+    users = directory_user_refs()
     mapped = set(AgentMapping.objects.values_list("directory_user__graph_id", flat=True))
     loaded = time.perf_counter()
     propose(agents, users, mapped_users=mapped)

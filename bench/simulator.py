@@ -5,16 +5,15 @@ The bench meets graphsim over HTTPS only, like the console does.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from graphsim.launch import launch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60.0
@@ -88,35 +87,7 @@ class Simulator:
 
 
 def start(data_dir: Path) -> Simulator:
-    """Start ``python -m graphsim serve --port 0`` and wait for its ``ready:`` line."""
-    log_path = data_dir / "graphsim.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(  # noqa: S603 - a fixed argv: this interpreter, graphsim
-            [sys.executable, "-m", "graphsim", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--data-dir", str(data_dir), "--seed", "none"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-            env=env,
-        )  # fmt: skip
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        text = log_path.read_text(errors="replace")
-        if "ready:" in text:
-            port = next(
-                line.split(":", 1)[1].strip()
-                for line in text.splitlines()
-                if line.startswith("port:")
-            )
-            ca_path = str(data_dir / "ca.pem")
-            base = f"https://127.0.0.1:{port}"
-            return Simulator(base, ca_path, process, trusted_session(ca_path))
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"graphsim did not start:\n{log_path.read_text(errors='replace')}")
+    """Start the simulator on a free port and wait until it is ready."""
+    launched = launch(data_dir, timeout=STARTUP_TIMEOUT)
+    session = trusted_session(launched.ca_path)
+    return Simulator(launched.base_url, launched.ca_path, launched.process, session)

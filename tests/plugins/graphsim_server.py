@@ -15,10 +15,7 @@ Register with ``pytest_plugins = ["tests.plugins.graphsim_server"]``.
 from __future__ import annotations
 
 import contextlib
-import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +25,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from graphsim.launch import launch
 
 # What ccbridge asks for (GRAPH.md, "Permissions ccbridge uses").
 CCBRIDGE_APPLICATION_PERMISSIONS = [
@@ -247,46 +246,17 @@ class SimTenant:
 
 
 def _start(data_dir: Path) -> GraphSimServer:
-    log_path = data_dir / "graphsim.log"
-    repo_root = Path(__file__).resolve().parents[2]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(repo_root), os.environ.get("PYTHONPATH", "")]),
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "graphsim", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--data-dir", str(data_dir), "--seed", "none"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=repo_root,
-            env=env,
-        )  # fmt: skip
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        text = log_path.read_text(errors="replace")
-        if "ready:" in text:
-            port = next(
-                line.split(":", 1)[1].strip()
-                for line in text.splitlines()
-                if line.startswith("port:")
-            )
-            base = f"https://127.0.0.1:{port}"
-            ca_path = str(data_dir / "ca.pem")
-            return GraphSimServer(
-                authority_host=base,
-                graph_url=f"{base}/v1.0",
-                base_url=base,
-                ca_path=ca_path,
-                data_dir=data_dir,
-                control=ControlClient(base, ca_path),
-                process=process,
-            )
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"graphsim did not start:\n{log_path.read_text(errors='replace')}")
+    launched = launch(data_dir, timeout=STARTUP_TIMEOUT)
+    base = launched.base_url
+    return GraphSimServer(
+        authority_host=base,
+        graph_url=f"{base}/v1.0",
+        base_url=base,
+        ca_path=launched.ca_path,
+        data_dir=data_dir,
+        control=ControlClient(base, launched.ca_path),
+        process=launched.process,
+    )
 
 
 @pytest.fixture(scope="session")
