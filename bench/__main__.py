@@ -8,6 +8,7 @@ alarm, so a stuck one becomes a "not measured" row instead of a hung run.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -61,7 +62,19 @@ def _bounded(key: str, fn: Callable[[], list]) -> list:
         print(f"bench: {key} done in {time.monotonic() - started:.0f} s", file=sys.stderr)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated measures to run (of {', '.join(ISSUE_ROWS)}); "
+        "results.json is only written for a full run",
+    )
+    only = {key for key in parser.parse_args(argv).only.split(",") if key}
+    unknown = only - set(ISSUE_ROWS)
+    if unknown:
+        parser.error(f"unknown measure(s): {', '.join(sorted(unknown))}")
+
     work = Path(tempfile.mkdtemp(prefix="ccbridge-bench-"))
     os.environ["CCBRIDGE_VAR_DIR"] = str(work / "var")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -76,13 +89,13 @@ def main() -> int:
     os.environ["GRAPH_BASE_URL"] = sim.graph_url
     os.environ["GRAPH_CA_BUNDLE"] = sim.ca_path
     try:
-        return _run(sim)
+        return _run(sim, only or set(ISSUE_ROWS))
     finally:
         sim.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(sim) -> int:
+def _run(sim, wanted: set[str]) -> int:
     import django
 
     django.setup()
@@ -99,44 +112,50 @@ def _run(sim) -> int:
     vendor = connection.vendor
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     signal.signal(signal.SIGALRM, _on_alarm)
+    rows: list[Row] = []
     try:
         # The sync runs first so the peak RSS it reports is the sync's, not the auto-map's.
-        sync_rows = _bounded("full", lambda: directory_sync.measure(sim))
-        if len(sync_rows) == 1:
-            sync_rows.append(Row.not_measured(*ISSUE_ROWS["incremental"], "the full sync failed"))
-        _clear_directory()
+        if wanted & {"full", "incremental"}:
+            sync_rows = _bounded("full", lambda: directory_sync.measure(sim))
+            if len(sync_rows) == 1:
+                sync_rows.append(
+                    Row.not_measured(*ISSUE_ROWS["incremental"], "the full sync failed")
+                )
+            rows += sync_rows
+            _clear_directory()
         unit_box = []
 
         def automap_measure():
-            rows, unit = automap.measure()
+            measured, unit = automap.measure()
             unit_box.append(unit)
-            return rows
+            return measured
 
-        automap_rows = _bounded("automap", automap_measure)
-        if unit_box:
-            mapping_rows = _bounded("mapping", lambda: mapping_page.measure(unit_box[0]))
-        else:
-            mapping_rows = [Row.not_measured(*ISSUE_ROWS["mapping"], "auto-map data failed")]
-        subscription_rows = _bounded("subscriptions", subscriptions.measure)
+        if wanted & {"automap", "mapping"}:
+            rows += _bounded("automap", automap_measure)
+        if "webhook" in wanted:
+            rows.append(Row.not_measured(*ISSUE_ROWS["webhook"], NOT_BUILT))
+        if "acd" in wanted:
+            rows.append(Row.not_measured(*ISSUE_ROWS["acd"], NOT_BUILT))
+        if "teams" in wanted:
+            rows.append(Row.not_measured(*ISSUE_ROWS["teams"], NOT_BUILT))
+        if "subscriptions" in wanted:
+            rows += _bounded("subscriptions", subscriptions.measure)
+        if "mapping" in wanted:
+            if unit_box:
+                rows += _bounded("mapping", lambda: mapping_page.measure(unit_box[0]))
+            else:
+                rows.append(Row.not_measured(*ISSUE_ROWS["mapping"], "auto-map data failed"))
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    rows = [
-        *sync_rows,
-        *automap_rows,
-        Row.not_measured(*ISSUE_ROWS["webhook"], NOT_BUILT),
-        Row.not_measured(*ISSUE_ROWS["acd"], NOT_BUILT),
-        Row.not_measured(*ISSUE_ROWS["teams"], NOT_BUILT),
-        *subscription_rows,
-        *mapping_rows,
-    ]
     database = "PostgreSQL" if vendor == "postgresql" else "SQLite"
     broker = "Redis" if settings.REDIS_URL else "filesystem broker"
     info = report.machine(database, broker)
-    report.write(rows, info)
     print(report.table(rows))
     print(f"\nMachine: {report.machine_line(info)}")
-    print(f"Written to {report.RESULTS_PATH}")
+    if wanted == set(ISSUE_ROWS):
+        report.write(rows, info)
+        print(f"Written to {report.RESULTS_PATH}")
     return 0
 
 
