@@ -8,7 +8,7 @@ from collections import Counter
 from math import ceil
 
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router
 from ninja.errors import ValidationError
@@ -190,4 +190,6 @@ def agents_list(request: HttpRequest, filters: Query[AgentFilters]):
     summary="One agent with its Teams mapping",
 )
 def agent_detail(request: HttpRequest, external_id: str):
+    if "\x00" in external_id:  # no stored id holds one (PostgreSQL cannot compare it)
+        raise Http404
     return get_object_or_404(_agents(), external_id=external_id)

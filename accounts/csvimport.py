@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from accounts.models import Agent, AgentTeam
 from accounts.services import AgentInput, unknown_business_units
 
 REQUIRED_COLUMNS = ("external_id", "name", "email", "business_unit")
@@ -15,6 +16,13 @@ MAX_ROWS = 20_000
 MAX_BYTES = 5 * 1024 * 1024
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
+# What the columns hold, so a row the database would refuse fails in the preview.
+MAX_LENGTHS = {
+    "external_id": Agent._meta.get_field("external_id").max_length,
+    "name": Agent._meta.get_field("name").max_length,
+    "email": Agent._meta.get_field("email").max_length,
+}
+MAX_TEAM_LENGTH = AgentTeam._meta.get_field("name").max_length
 
 
 @dataclass
@@ -64,6 +72,14 @@ def csv_preview(data: bytes) -> CsvPreview:
         preview.file_errors.append(str(exc))
         return preview
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _read(reader, preview)
+    except csv.Error as exc:  # e.g. a field over csv's size limit
+        preview.file_errors.append(f"Line {reader.line_num}: the file is not valid CSV ({exc}).")
+        return preview
+
+
+def _read(reader: csv.DictReader, preview: CsvPreview) -> CsvPreview:
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     unknown = [c for c in header if c and c not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
@@ -101,6 +117,12 @@ def _row(line: int, values: dict[str, str]) -> CsvRow:
         row.errors.append("name is empty.")
     if not values.get("business_unit"):
         row.errors.append("business_unit is empty.")
+    for column, value in values.items():
+        if "\x00" in value:  # PostgreSQL cannot store it
+            row.errors.append(f"{column} contains a NUL character.")
+    for column, limit in MAX_LENGTHS.items():
+        if len(values.get(column, "")) > limit:
+            row.errors.append(f"{column} is longer than {limit} characters.")
     email = values.get("email", "")
     if email:
         try:
@@ -116,6 +138,8 @@ def _row(line: int, values: dict[str, str]) -> CsvRow:
     elif enabled_text:
         row.errors.append(f"teams_enabled {enabled_text!r} is not yes or no.")
     teams = tuple(t.strip() for t in values.get("teams", "").split(";") if t.strip())
+    if any(len(team) > MAX_TEAM_LENGTH for team in teams):
+        row.errors.append(f"A team name is longer than {MAX_TEAM_LENGTH} characters.")
     if not row.errors:
         row.agent = AgentInput(
             external_id=values["external_id"],
@@ -137,9 +161,8 @@ def _check_across_rows(preview: CsvPreview) -> None:
             row.agent = None
         elif external_id:
             seen[external_id] = row.line
-    unknown = unknown_business_units(
-        row.values["business_unit"] for row in preview.rows if row.values.get("business_unit")
-    )
+    codes = (row.values.get("business_unit", "") for row in preview.rows)
+    unknown = unknown_business_units(code for code in codes if code and "\x00" not in code)
     for row in preview.rows:
         if row.values.get("business_unit") in unknown:
             row.errors.append(f"business_unit {row.values['business_unit']!r} does not exist.")

@@ -28,6 +28,13 @@ def _email_or_blank(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # JSON may carry "\u0000"; PostgreSQL cannot store it in a text column.
+    if "\x00" in value:
+        raise PydanticCustomError("nul", "Text may not contain NUL (\\u0000) characters.")
+    return value
+
+
 def _batch_limit(value: Any, what: str) -> Any:
     if isinstance(value, list) and len(value) > MAX_BATCH:
         raise PydanticCustomError(
@@ -44,13 +51,32 @@ Code = Annotated[
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$"
     ),
 ]
-UnitName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
-AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256)]
-Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_email_or_blank)
+UnitName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
 ]
-TeamName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ExternalId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_no_nul),
+]
+AgentName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    AfterValidator(_no_nul),
+]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320),
+    AfterValidator(_no_nul),
+    AfterValidator(_email_or_blank),
+]
+TeamName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_nul),
+]
 
 
 class _Input(Schema):
@@ -165,7 +191,9 @@ class AgentPage(Schema):
 
 
 class AgentFilters(Schema):
-    business_unit: str | None = Field(None, description="Only agents of this unit (its code).")
+    business_unit: Annotated[str, AfterValidator(_no_nul)] | None = Field(
+        None, description="Only agents of this unit (its code)."
+    )
     mapped: bool | None = Field(None, description="true: mapped agents only; false: unmapped.")
     page: int = Field(1, ge=1)
     page_size: int = Field(100, ge=1, le=500)

@@ -1,10 +1,12 @@
 """Agents and their mapping to Teams users: upsert, auto-map, remap, enable/disable."""
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.dispatch import receiver
 
 from accounts.matching import AgentRef, Candidate, MatchStatus, Proposal, UserRef, propose
@@ -147,8 +149,17 @@ def _teams_for(rows: Sequence[AgentInput], units: dict[str, BusinessUnit]) -> di
 # --- Mapping --------------------------------------------------------------------
 
 
-MATCHED_FIELDS = ("graph_id", "display_name", "mail", "user_principal_name", "other_mails",
-                  "proxy_addresses", "account_enabled")  # fmt: skip
+MATCHED_FIELDS = ("graph_id", "display_name", "mail", "user_principal_name", "account_enabled")
+# The address lists come as their JSON text: most are empty, and decoding "[]" 50,000
+# times through the JSON field was a fifth of auto-map's time.
+MATCHED_LISTS = {
+    "other_mails_text": Cast("other_mails", TextField()),
+    "proxy_addresses_text": Cast("proxy_addresses", TextField()),
+}
+
+
+def _address_list(text: str | None) -> tuple[str, ...]:
+    return () if not text or text == "[]" else tuple(json.loads(text) or ())
 
 
 def directory_user_refs() -> list[UserRef]:
@@ -157,18 +168,22 @@ def directory_user_refs() -> list[UserRef]:
     Reads plain rows rather than model instances: auto-map reads the whole
     directory, and building 50,000 model objects costs more than the matching.
     """
-    rows = DirectoryUser.objects.filter(removed_reason="").values_list(*MATCHED_FIELDS)
+    rows = (
+        DirectoryUser.objects.filter(removed_reason="")
+        .annotate(**MATCHED_LISTS)
+        .values_list(*MATCHED_FIELDS, *MATCHED_LISTS)
+    )
     return [
         UserRef(
             id=graph_id,
             display_name=name,
             mail=mail or None,
             user_principal_name=upn,
-            other_mails=tuple(other_mails or ()),
-            proxy_addresses=tuple(proxies or ()),
+            other_mails=_address_list(other_mails),
+            proxy_addresses=_address_list(proxies),
             enabled=enabled,
         )
-        for graph_id, name, mail, upn, other_mails, proxies, enabled in rows.iterator(5000)
+        for graph_id, name, mail, upn, enabled, other_mails, proxies in rows.iterator(5000)
     ]
 
 
@@ -296,12 +311,19 @@ def disable_all_agents(sender, account, **kwargs) -> int:
 
 
 def mapping_status_filter(status: str) -> Q:
-    """Agents in one mapping status, as the mapping screen's filter names them."""
-    return {
-        "mapped": Q(mapping__isnull=False, mapping__directory_user__removed_reason="")
-        & Q(mapping__directory_user__account_enabled=True),
-        "unmapped": Q(mapping__isnull=True),
-        "disabled": Q(mapping__directory_user__account_enabled=False)
-        & Q(mapping__directory_user__removed_reason=""),
-        "removed": ~Q(mapping__directory_user__removed_reason="") & Q(mapping__isnull=False),
-    }.get(status, Q())
+    """Agents in one mapping status, as the mapping screen's filter names them.
+
+    Conditions on the directory user are semi-joins (``pk IN`` the matching mappings):
+    the database reads the mappings once instead of joining them to every agent.
+    """
+    current = Q(directory_user__removed_reason="")
+    by_user = {
+        "mapped": current & Q(directory_user__account_enabled=True),
+        "disabled": current & Q(directory_user__account_enabled=False),
+        "removed": ~current,
+    }
+    if status in by_user:
+        return Q(pk__in=AgentMapping.objects.filter(by_user[status]).values("agent_id"))
+    if status == "unmapped":
+        return Q(mapping__isnull=True)
+    return Q()

@@ -6,14 +6,18 @@ transaction together with the link to the next page, so a worker killed
 mid-sync resumes from the last saved page and never duplicates a user.
 """
 
+import functools
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import DirectorySyncState, DirectoryUser
 from graph.directory import users_delta
+from graph.readahead import ReadAhead
 from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.jobs import JobContext, JobFailed
 from integrations.services import account_get
@@ -35,6 +39,11 @@ PROPERTIES: dict[str, tuple[str, Any]] = {
 REMOVED_REASONS = {choice.value for choice in DirectoryUser.RemovedReason}
 # The most Graph returns in one page (GRAPH.md: $top ≤ 999); fewer round trips.
 PAGE_SIZE = 999
+_GRAPH_PROPERTIES = frozenset(PROPERTIES)
+# How the PostgreSQL upsert reads each property from the page's JSON, and its empty value.
+_PG_TYPES = {"otherMails": "jsonb", "proxyAddresses": "jsonb", "businessPhones": "jsonb",
+             "accountEnabled": "boolean"}  # fmt: skip
+_PG_EMPTY = {"jsonb": "'[]'::jsonb", "boolean": "TRUE", "text": "''"}
 
 
 @dataclass
@@ -60,8 +69,13 @@ def _fields_of(item: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def page_apply(items: list[dict[str, Any]], *, seen_at) -> PageOutcome:
-    """Upsert one delta page and mark its removed users, in a constant number of queries."""
+def page_apply(items: list[dict[str, Any]], *, seen_at: datetime) -> PageOutcome:
+    """Upsert one delta page and mark its removed users, in a constant number of queries.
+
+    Side effects: inserts new users, updates the columns Graph sent for known
+    ones (clearing any removed mark) and marks removed ones; never deletes.
+    Raises the database's errors (e.g. a value longer than its column).
+    """
     outcome = PageOutcome()
     removed: dict[str, str] = {}
     present: dict[str, dict[str, Any]] = {}
@@ -73,27 +87,15 @@ def page_apply(items: list[dict[str, Any]], *, seen_at) -> PageOutcome:
             reason = (item["@removed"] or {}).get("reason", "changed")
             removed[graph_id] = reason if reason in REMOVED_REASONS else "changed"
         else:
-            present[graph_id] = _fields_of(item)
+            present[graph_id] = item
 
-    existing = set(
-        DirectoryUser.objects.filter(graph_id__in=present).values_list("graph_id", flat=True)
-    )
     # Group by the set of properties sent, so partial updates never blank a column.
-    groups: dict[frozenset[str], list[DirectoryUser]] = {}
-    for graph_id, values in present.items():
-        user = DirectoryUser(
-            graph_id=graph_id, last_seen_at=seen_at, removed_reason="", removed_at=None, **values
-        )
-        groups.setdefault(frozenset(values), []).append(user)
-    for names, users in groups.items():
-        DirectoryUser.objects.bulk_create(
-            users,
-            update_conflicts=True,
-            unique_fields=["graph_id"],
-            update_fields=[*sorted(names), "last_seen_at", "removed_reason", "removed_at"],
-        )
-    outcome.created = len(present.keys() - existing)
-    outcome.updated = len(present.keys() & existing)
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for item in present.values():
+        groups.setdefault(_GRAPH_PROPERTIES.intersection(item), []).append(item)
+    upsert = _upsert_postgresql if connection.vendor == "postgresql" else _upsert_models
+    outcome.created = sum(upsert(group, sent, seen_at=seen_at) for sent, group in groups.items())
+    outcome.updated = len(present) - outcome.created
 
     for reason in set(removed.values()):
         ids = [graph_id for graph_id, why in removed.items() if why == reason]
@@ -102,6 +104,78 @@ def page_apply(items: list[dict[str, Any]], *, seen_at) -> PageOutcome:
         )
     outcome.graph_ids = [*present, *removed]
     return outcome
+
+
+def _upsert_postgresql(items: list[dict[str, Any]], sent: frozenset[str], *, seen_at) -> int:
+    """Insert or update users that all carry the properties ``sent``, in one statement.
+
+    The Graph items travel as one JSON document that PostgreSQL reads as rows
+    (``json_to_recordset``): no model object and no per-value work in Python, which
+    at 50,000 users was most of the sync. Null or unsent properties take their empty
+    value on insert; an existing user keeps the columns Graph did not send. Returns
+    how many users were new.
+    """
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(sent), [seen_at, now, now, json.dumps(items)])
+        return sum(1 for (inserted,) in cursor.fetchall() if inserted)
+
+
+@functools.cache
+def _upsert_sql(sent: frozenset[str]) -> str:
+    """The upsert statement for users carrying the properties ``sent`` (PostgreSQL)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name, _ in PROPERTIES.values())
+    record = ", ".join(f"{quote(prop)} {_PG_TYPES.get(prop, 'text')}" for prop in PROPERTIES)
+    values = ", ".join(
+        f"COALESCE(u.{quote(prop)}, {_PG_EMPTY[_PG_TYPES.get(prop, 'text')]})"
+        for prop in PROPERTIES
+    )
+    updates = "".join(
+        f"{quote(name)} = EXCLUDED.{quote(name)}, "
+        for prop, (name, _) in PROPERTIES.items()
+        if prop in sent
+    )
+    # Identifiers and literals come from PROPERTIES only; every value is a parameter.
+    return (
+        f"INSERT INTO {quote(DirectoryUser._meta.db_table)} (graph_id, {columns}, "  # noqa: S608
+        "last_seen_at, removed_reason, removed_at, created_at, updated_at) "
+        f"SELECT u.id, {values}, %s, '', NULL, %s, %s "
+        f"FROM json_to_recordset(%s::json) AS u(id text, {record}) "
+        f"ON CONFLICT (graph_id) DO UPDATE SET {updates}last_seen_at = EXCLUDED.last_seen_at, "
+        "removed_reason = '', removed_at = NULL "
+        # xmax is 0 only on a freshly inserted row: how PostgreSQL tells insert from update.
+        "RETURNING (xmax = 0)"
+    )
+
+
+def _upsert_models(items: list[dict[str, Any]], sent: frozenset[str], *, seen_at) -> int:
+    """The same upsert through the ORM (SQLite, the embedded default); returns how many
+    users were new."""
+    ids = [item["id"] for item in items]
+    existing = DirectoryUser.objects.filter(graph_id__in=ids).count()
+    users = [
+        DirectoryUser(
+            graph_id=item["id"],
+            last_seen_at=seen_at,
+            removed_reason="",
+            removed_at=None,
+            **_fields_of(item),
+        )
+        for item in items
+    ]
+    DirectoryUser.objects.bulk_create(
+        users,
+        update_conflicts=True,
+        unique_fields=["graph_id"],
+        update_fields=[
+            *sorted(PROPERTIES[prop][0] for prop in sent),
+            "last_seen_at",
+            "removed_reason",
+            "removed_at",
+        ],
+    )
+    return len(ids) - existing
 
 
 def directory_sync_run(*, ctx: JobContext | None = None) -> DirectorySyncState:
@@ -124,17 +198,22 @@ def directory_sync_run(*, ctx: JobContext | None = None) -> DirectorySyncState:
 
     client, tokens = app_graph_client(account)
     pages = 0
-    for page in users_delta(client, start_link, page_size=PAGE_SIZE):
-        with transaction.atomic():
-            outcome = page_apply(page.items, seen_at=timezone.now())
-            state.resume_link = page.next_link or ""
-            if page.delta_link:
-                state.delta_link = page.delta_link
-            state.save(update_fields=["resume_link", "delta_link"])
-        pages += 1
-        if ctx:
-            ctx.advance(len(page.items))
-            ctx.count(created=outcome.created, updated=outcome.updated, removed=outcome.removed)
+    with ReadAhead(users_delta(client, start_link, page_size=PAGE_SIZE)) as delta:
+        for page in delta:
+            # Progress counts the users received; the counts below, what was saved.
+            if ctx:
+                ctx.advance(len(page.items))
+            # Graph serves the next page while this one is written: the two waits overlap.
+            delta.prefetch()
+            with transaction.atomic():
+                outcome = page_apply(page.items, seen_at=timezone.now())
+                state.resume_link = page.next_link or ""
+                if page.delta_link:
+                    state.delta_link = page.delta_link
+                state.save(update_fields=["resume_link", "delta_link"])
+            pages += 1
+            if ctx:
+                ctx.count(created=outcome.created, updated=outcome.updated, removed=outcome.removed)
     token_cache_save(account, tokens)
     now = timezone.now()
     state.last_finished_at = now

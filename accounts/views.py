@@ -1,12 +1,12 @@
 """Agents and their mapping: the mapping screen, auto-map review, manual remap, CSV import."""
 
 import base64
-import binascii
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db import connection
+from django.db.models import Count, Func, Max, OuterRef, Q, StringAgg, Subquery, Value
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,57 +17,117 @@ from accounts import services
 from accounts.csvimport import csv_preview
 from accounts.forms import AgentsCsvForm, MappingFilterForm
 from accounts.matching import AgentRef, MatchStatus
-from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
+from accounts.models import Agent, AgentMapping, AgentTeam, BusinessUnit, DirectoryUser
 from accounts.ranking import rank_candidates
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 25
 
 
-def _agents(form: MappingFilterForm):
-    agents = Agent.objects.select_related(
-        "business_unit", "mapping__directory_user"
-    ).prefetch_related("teams")
+def _selection(form: MappingFilterForm) -> Q:
+    """The agents the mapping screen's filters select, as one condition on Agent."""
     if not form.is_valid():
-        return agents
+        return Q()
     data = form.cleaned_data
+    selected = Q()
     if data["business_unit"]:
-        agents = agents.filter(business_unit=data["business_unit"])
+        selected &= Q(business_unit=data["business_unit"])
     query = data["q"].strip()
     if query:
-        agents = agents.filter(
+        # The UPN is two joins away: one subquery reads it instead of joining every agent.
+        by_upn = AgentMapping.objects.filter(
+            directory_user__user_principal_name__icontains=query
+        ).values("agent_id")
+        selected &= (
             Q(name__icontains=query)
             | Q(email__icontains=query)
             | Q(external_id=query)
-            | Q(mapping__directory_user__user_principal_name__icontains=query)
+            | Q(pk__in=by_upn)
         )
     status = data["status"]
     if status == "ambiguous":
-        agents = agents.filter(mapping__isnull=True, automap_status=MatchStatus.AMBIGUOUS)
+        selected &= Q(mapping__isnull=True, automap_status=MatchStatus.AMBIGUOUS)
     elif status == "teams_off":
-        agents = agents.filter(teams_enabled=False)
+        selected &= Q(teams_enabled=False)
     elif status:
-        agents = agents.filter(services.mapping_status_filter(status))
-    return agents
+        selected &= services.mapping_status_filter(status)
+    return selected
+
+
+class _AgentPages:
+    """The selected agents as the paginator sees them: a count already known, and pages
+    read in two steps so that the joins for display touch one page, not every agent.
+
+    A page is the ids of its agents in screen order (LIMIT/OFFSET over the agents alone),
+    then those agents with their unit, mapping, directory user and teams.
+    """
+
+    ordered = True
+
+    def __init__(self, selected: Q, count: int) -> None:
+        self._selected = selected
+        self._count = count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, window: slice) -> list[Agent]:
+        ids = Agent.objects.filter(self._selected).order_by("name", "id").values("pk")[window]
+        agents = (
+            Agent.objects.filter(pk__in=ids)
+            .select_related("business_unit", "mapping__directory_user")
+            .order_by("name", "id")
+        )
+        if connection.features.supports_aggregate_order_by_clause:
+            return list(agents.annotate(team_names=_team_names()))
+        # SQLite before 3.44 cannot order inside group_concat: the teams in a second query.
+        listed = list(agents.prefetch_related("teams"))
+        for agent in listed:
+            agent.team_names = ", ".join(team.name for team in agent.teams.all())
+        return listed
+
+
+def _team_names() -> Subquery:
+    """An agent's team names, in the teams' own order, joined by ", " (None without teams):
+    part of the page's query instead of a second query for the teams."""
+    teams = (
+        AgentTeam.objects.filter(agents=OuterRef("pk"))
+        .order_by()
+        .values("agents")
+        .annotate(names=StringAgg("name", Value(", "), order_by=AgentTeam._meta.ordering))
+        .values("names")
+    )
+    return Subquery(teams)
 
 
 @require_GET
 @permission_required("accounts.view_agent", raise_exception=True)
 def mapping(request: HttpRequest) -> HttpResponse:
     form = MappingFilterForm(request.GET)
-    page = Paginator(_agents(form), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {
-        "form": form,
-        "page": page,
-        "units": BusinessUnit.objects.all(),
-        "counts": {
-            "agents": Agent.objects.count(),
-            "mapped": AgentMapping.objects.count(),
-            "teams_off": Agent.objects.filter(teams_enabled=False).count(),
-        },
-    }
+    selected = _selection(form)
+    # Every figure the screen shows, and the paginator's count, in one statement. The
+    # mappings are counted in a subquery that reads that table once, not joined to every agent.
+    mappings = AgentMapping.objects.order_by().values(n=Func("pk", function="COUNT"))
+    counts = Agent.objects.aggregate(
+        agents=Count("pk"),
+        mapped=Max(Subquery(mappings.values("n")), default=0),
+        teams_off=Count("pk", filter=Q(teams_enabled=False)),
+        listed=Count("pk", filter=selected) if selected else Count("pk"),
+    )
+    page = Paginator(_AgentPages(selected, counts["listed"]), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {"form": form, "page": page, "counts": counts}
     if request.htmx and request.htmx.target == "mapping-table":
         return render(request, "accounts/mapping.html#table", context)
+    # One read of the units for both the auto-map buttons and the unit filter.
+    units = list(BusinessUnit.objects.all())
+    unit_field = form.fields["business_unit"]
+    unit_field.choices = [("", unit_field.empty_label), *((u.pk, u.name) for u in units)]
+    context["units"] = units
     return render(request, "accounts/mapping.html", context)
 
 
@@ -75,7 +135,7 @@ def mapping(request: HttpRequest) -> HttpResponse:
 @permission_required("accounts.toggle_teams", raise_exception=True)
 def mapping_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
-    ids = [int(i) for i in request.POST.getlist("agent") if i.isdigit()]
+    ids = [int(i) for i in request.POST.getlist("agent") if i.isascii() and i.isdigit()]
     if action == "reenable_all":
         count = services.agents_set_teams_enabled(actor=request.user, agent_ids=None, enabled=True)
         messages.success(request, f"Teams integration re-enabled for {count} agents.")
@@ -90,7 +150,10 @@ def mapping_bulk(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Select agents first, then choose Enable or Disable.")
     # Back to the filtered page the admin was on, but never to another site.
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # A path only: redirect() would take "0" or ":" for a view name and fail.
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}
+    ):
         target = reverse("accounts:mapping")
     return redirect(target)
 
@@ -127,7 +190,7 @@ def automap(request: HttpRequest, unit_id: int) -> HttpResponse:
     unit = get_object_or_404(BusinessUnit, pk=unit_id)
     step = request.POST.get("step", "")
     if request.method == "POST" and step == "apply":
-        ids = [int(i) for i in request.POST.getlist("include") if i.isdigit()]
+        ids = [int(i) for i in request.POST.getlist("include") if i.isascii() and i.isdigit()]
         mapped = services.automap_apply(actor=request.user, business_unit=unit, agent_ids=ids)
         messages.success(request, f"Mapped {mapped} agents in {unit.name}.")
         return redirect(f"{reverse('accounts:mapping')}?business_unit={unit.pk}")
@@ -135,7 +198,7 @@ def automap(request: HttpRequest, unit_id: int) -> HttpResponse:
     rows = _review_rows(unit)
     matched = [row for row in rows if row["proposal"].status == MatchStatus.MATCHED]
     if request.method == "POST" and step == "confirm":
-        included = {int(i) for i in request.POST.getlist("include") if i.isdigit()}
+        included = {int(i) for i in request.POST.getlist("include") if i.isascii() and i.isdigit()}
         chosen = [row for row in matched if row["agent"].pk in included]
         return render(
             request,
@@ -167,7 +230,7 @@ def remap(request: HttpRequest, agent_id: int) -> HttpResponse:
     )
     if request.method == "POST":
         return _remap_post(request, agent)
-    query = request.GET.get("q", "").strip()
+    query = request.GET.get("q", "").replace("\x00", "").strip()  # PostgreSQL refuses NUL
     taken = set(
         AgentMapping.objects.exclude(agent=agent).values_list("directory_user__graph_id", flat=True)
     )
@@ -204,7 +267,10 @@ def _remap_post(request: HttpRequest, agent: Agent) -> HttpResponse:
         services.agent_unmap(actor=request.user, agent=agent)
         messages.success(request, f"Unmapped {agent.name}.")
         return redirect("accounts:remap", agent_id=agent.pk)
-    user = DirectoryUser.objects.filter(graph_id=request.POST.get("user", "")).first()
+    graph_id = request.POST.get("user", "")
+    user = None
+    if "\x00" not in graph_id:  # no directory user's id holds one; PostgreSQL cannot compare it
+        user = DirectoryUser.objects.filter(graph_id=graph_id).first()
     if user is None:
         messages.error(request, "Pick a directory user first.")
         return redirect("accounts:remap", agent_id=agent.pk)
@@ -226,7 +292,7 @@ def agents_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and request.POST.get("step") == "import":
         try:
             data = base64.b64decode(request.POST.get("payload", ""), validate=False)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or text that is not even ASCII
             data = b""  # a truncated or edited payload: preview it as the empty file it is
         preview = csv_preview(data)
         if preview.ok:

@@ -3,17 +3,21 @@
 Callers authenticate with an API key (integrations/apikeys.py), never with the
 console's session, so the API views skip the console's login redirect and
 CSRF. Every error is an RFC 9457 problem (`application/problem+json`) with, for
-validation, the path of each offending field. The docs page is rendered on the
-server from the OpenAPI schema (config/api_docs.py).
+validation, the path of each offending field. Each key may send
+API_RATE_LIMIT_PER_MINUTE requests a minute (config/ratelimit.py), then gets 429
+with Retry-After. The docs page is rendered on the server from the OpenAPI schema
+(config/api_docs.py).
 """
 
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
@@ -22,11 +26,12 @@ from django.urls import NoReverseMatch, URLPattern, path, re_path, reverse
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
 from config.api_docs import ServerRenderedDocs
+from config.ratelimit import ApiKeyThrottle
 from presence.api import router as presence_router
 
 logger = logging.getLogger(__name__)
@@ -146,7 +151,7 @@ class ProblemOpenAPISchema(OpenAPISchema):
         self.schemas.setdefault("Problem", _problem_schema(self.schemas))
         statuses = [422] if operation.models else []
         if operation.auth_callbacks:
-            statuses += [401, 403]
+            statuses += [401, 403, 429]
         if any(m.__ninja_param_source__ == "body" for m in operation.models):
             statuses += [400, 409, 413]
         if any(m.__ninja_param_source__ == "path" for m in operation.models):
@@ -185,6 +190,7 @@ api = ContactCenterAPI(
     "Errors are RFC 9457 problem documents (application/problem+json).",
     urls_namespace=NAMESPACE,
     docs=ServerRenderedDocs(problems=PROBLEMS, max_body_bytes=MAX_BODY_BYTES),
+    throttle=[ApiKeyThrottle()],
 )
 
 
@@ -231,6 +237,18 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400:
         detail = "The request body could not be parsed as JSON."
     return problem(exc.status_code, detail)
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    wait = max(math.ceil(exc.wait or 1), 1)
+    response = problem(
+        429,
+        f"This API key sent more than {settings.API_RATE_LIMIT_PER_MINUTE:,} requests in a "
+        f"minute; retry after {wait} s.",
+    )
+    response["Retry-After"] = str(wait)
+    return response
 
 
 @api.exception_handler(Http404)

@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL and the GRAPH_* variables points the same code at
 PostgreSQL, Redis and Microsoft.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "integrations",
     "accounts",
     "presence",
@@ -49,6 +51,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -278,3 +282,28 @@ CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {
     "schedule": 15.0,
     "options": {"expires": 15.0},
 }
+
+# --- Sign-in throttling (django-axes) ------------------------------------------------
+# The lockout backend (django-axes' AxesStandaloneBackend) refuses a locked-out
+# username+address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "console.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+# Username and address together: an attacker elsewhere cannot lock a colleague out,
+# and one address guessing many usernames is caught per username.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The cool-off runs from the lockout; retrying during it does not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "console.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "config.ratelimit.client_ip"
+# How many proxies in front of the console append to X-Forwarded-For (0: use REMOTE_ADDR).
+CLIENT_IP_PROXY_COUNT = env_int("CLIENT_IP_PROXY_COUNT", 0)
+
+# --- Rate limits (config/ratelimit.py; counted in the cache) ----------------------
+RATELIMIT_KEY_PREFIX = "ratelimit"
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 6000)
+WEBHOOK_REJECT_LIMIT_PER_MINUTE = env_int("WEBHOOK_REJECT_LIMIT_PER_MINUTE", 60)

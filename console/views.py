@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console import services
 from console.forms import ConsoleUserForm
 from console.health import system_checks
+from console.lockout import lockout_clear, lockouts_active
 from console.roles import role_of
 from console.tasks import system_selfcheck
 from integrations.jobs import job_enqueue
@@ -87,9 +88,10 @@ def _distinct(queryset, field: str):
 @permission_required("console.view_auditlog", raise_exception=True)
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = AuditEntry.objects.all()
-    query = request.GET.get("q", "").strip()
-    action = request.GET.get("action", "").strip()
-    actor = request.GET.get("actor", "").strip()
+    # NUL: PostgreSQL cannot compare it, and no entry holds one.
+    query = request.GET.get("q", "").replace("\x00", "").strip()
+    action = request.GET.get("action", "").replace("\x00", "").strip()
+    actor = request.GET.get("actor", "").replace("\x00", "").strip()
     if query:
         entries = entries.filter(Q(summary__icontains=query) | Q(target_id=query))
     if action:
@@ -113,8 +115,21 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @permission_required("console.manage_users", raise_exception=True)
 def user_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.prefetch_related("groups").order_by("username")
-    rows = [(user, role_of(user)) for user in users]
+    locked = lockouts_active()
+    rows = [(user, role_of(user), locked.get(user.username)) for user in users]
     return render(request, "console/user_list.html", {"rows": rows})
+
+
+@require_POST
+@permission_required("console.manage_users", raise_exception=True)
+def user_unlock(request: HttpRequest, pk: int) -> HttpResponse:
+    """Lift a sign-in lockout (too many wrong passwords) before its cool-off ends."""
+    user = get_object_or_404(User, pk=pk)
+    if lockout_clear(actor=request.user, username=user.username):
+        messages.success(request, f"{user.username} can sign in again.")
+    else:
+        messages.info(request, f"{user.username} was not locked out.")
+    return redirect("console:user_list")
 
 
 @require_http_methods(["GET", "POST"])

@@ -2,9 +2,9 @@
 
 A view calls `job_enqueue`, which creates the row and sends the task once the
 surrounding transaction commits. The task body is wrapped by `tracked_job`,
-which claims the row (so a redelivered message never runs a job twice),
-exposes progress to the page polling it, and records success or the reason
-for failure.
+which claims the row (so a duplicate message never runs a job twice, while
+the redelivery of a job whose worker died takes it over), exposes progress to
+the page polling it, and records success or the reason for failure.
 """
 
 import functools
@@ -12,9 +12,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from celery import current_task
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from integrations.models import JobRun
 
@@ -53,15 +55,48 @@ def job_enqueue(*, kind: str, task: Any, user=None, **task_kwargs: Any) -> JobRu
     """Create a queued JobRun and send `task` for it after the transaction commits.
 
     The task receives `job_id` plus `task_kwargs`; all must be JSON-serialisable.
+    When the broker is unreachable the run ends failed at once, saying so,
+    instead of the page failing and the run waiting in "queued" forever.
     """
     job = JobRun.objects.create(kind=kind, started_by=user if user and user.pk else None)
-    transaction.on_commit(lambda: task.delay(job_id=job.pk, **task_kwargs))
+    transaction.on_commit(lambda: _send(job, task, task_kwargs))
     return job
 
 
+def _send(job: JobRun, task: Any, task_kwargs: dict[str, Any]) -> None:
+    try:
+        task.delay(job_id=job.pk, **task_kwargs)
+    except BrokerUnreachable:
+        logger.exception("job %s (%s) could not be queued", job.pk, job.kind)
+        JobRun.objects.filter(pk=job.pk, status=JobRun.Status.QUEUED).update(
+            status=JobRun.Status.FAILED, error=BROKER_UNREACHABLE, finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+
+
+BROKER_UNREACHABLE = (
+    "The job could not be queued: the task broker is unreachable. "
+    "Start it again once the system status shows the broker is back."
+)
+
+
+def _redelivered() -> bool:
+    """True when this task's message was given back by a worker that died running it."""
+    delivery_info = getattr(getattr(current_task, "request", None), "delivery_info", None)
+    return bool(delivery_info and delivery_info.get("redelivered"))
+
+
 def _claim(job_id: int) -> JobRun | None:
-    """Move a queued job to running; None when another delivery already took it."""
-    claimed = JobRun.objects.filter(pk=job_id, status=JobRun.Status.QUEUED).update(
+    """Move a queued job to running; None when another delivery already took it.
+
+    A redelivered message also takes over a running job: acks_late and
+    reject_on_worker_lost give a message back only when the worker running it
+    died, so nobody else is running that job any more.
+    """
+    claimable: list[str] = [JobRun.Status.QUEUED]
+    if _redelivered():
+        claimable.append(JobRun.Status.RUNNING)
+    claimed = JobRun.objects.filter(pk=job_id, status__in=claimable).update(
         status=JobRun.Status.RUNNING, started_at=timezone.now()
     )
     if not claimed:

@@ -20,6 +20,7 @@ session, which here means "already clear".
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,7 +30,7 @@ from django.utils import timezone
 from accounts.models import Agent, AgentMapping
 from graph.errors import GraphError, NotFound
 from graph.presence import clear_presence, set_presence
-from integrations.graphlink import app_graph_client, token_cache_save
+from integrations.graphlink import app_graph_client, graph_config, token_cache_save
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence import rules_core as core
@@ -51,7 +52,15 @@ CLEARED = "Cleared (no ccbridge session)"
 
 
 class TeamsPublisher:
-    """setPresence/clearPresence for the integration account's app, one Graph client per task."""
+    """setPresence/clearPresence for the integration account's app.
+
+    One per worker process and account, reused by every task: building a Graph
+    client costs an OpenID discovery request, a token from the cache and a new TLS
+    connection, which was most of an event's time when every task built its own.
+    """
+
+    _current: tuple[tuple, TeamsPublisher] | None = None
+    _lock = threading.Lock()
 
     def __init__(self, account: IntegrationAccount):
         self.account = account
@@ -60,8 +69,19 @@ class TeamsPublisher:
 
     @classmethod
     def for_account(cls) -> TeamsPublisher | None:
+        """The publisher for the current account (a new one when the account, its app or
+        its secret changed); None without an account."""
         account = account_get()
-        return cls(account) if account is not None else None
+        if account is None:
+            return None
+        identity = (
+            account.pk, account.tenant, account.client_id, account.client_secret_encrypted,
+            graph_config(),
+        )  # fmt: skip
+        with cls._lock:
+            if cls._current is None or cls._current[0] != identity:
+                cls._current = (identity, cls(account))
+            return cls._current[1]
 
     def set(self, user_id: str, action: core.SetPresence) -> None:
         """Raises InvalidPresence for a pair Graph refuses, and the client's errors."""
@@ -144,6 +164,8 @@ def _claim(agent_id: int) -> AgentPresence:
 
 def _ensure_presence(agent_id: int) -> bool:
     """Make sure the agent has a presence row; False when the agent no longer exists."""
+    if AgentPresence.objects.filter(agent_id=agent_id).exists():
+        return True  # every event after an agent's first: one query
     if not Agent.objects.filter(pk=agent_id).exists():
         return False
     AgentPresence.objects.get_or_create(agent_id=agent_id)

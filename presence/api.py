@@ -6,10 +6,13 @@ events to Teams happens in the worker, one task per request, sent once the
 rows are committed.
 """
 
+import logging
+
 from django.db import transaction
 from django.http import HttpRequest
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from ninja import Router, Status
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 
 from accounts.models import Agent
 from integrations.apikeys import api_key_auth
@@ -18,6 +21,7 @@ from presence.models import AcdState, ReasonCode
 from presence.schemas import AgentEventBatch, AgentEventIn, EventsAccepted
 from presence.sync_models import AgentEvent
 
+logger = logging.getLogger(__name__)
 router = Router()
 
 EVENTS_WRITE = api_key_auth(ApiKey.Scope.EVENTS_WRITE)
@@ -97,10 +101,16 @@ def agent_events_post(request: HttpRequest, payload: AgentEventBatch):
             occurred_at=event.occurred_at,
         )
     agent_ids = sorted({agent_id for agent_id, _ in keys})
-    with transaction.atomic():
-        # A concurrent replay of the same events may have won the race: its rows stand.
-        AgentEvent.objects.bulk_create(fresh.values(), ignore_conflicts=True)
-        transaction.on_commit(lambda: _enqueue(agent_ids))
+    try:
+        with transaction.atomic():
+            # A concurrent replay of the same events may have won the race: its rows stand.
+            AgentEvent.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+            transaction.on_commit(lambda: _enqueue(agent_ids))
+    except BrokerUnreachable:
+        logger.exception("agent events stored but not queued")
+        # They are stored, so the replay this asks for is harmless and gets them queued.
+        detail = "The task broker is unreachable; send the same events again."
+        raise HttpError(503, detail) from None
     return Status(202, {"accepted": len(fresh), "duplicates": len(events) - len(fresh)})
 
 

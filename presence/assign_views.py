@@ -61,6 +61,7 @@ def _items(step: str) -> QuerySet:
 
 
 def _search(items: QuerySet, step: str, query: str) -> QuerySet:
+    query = query.replace("\x00", "")  # PostgreSQL cannot compare it; no name holds one
     if not query:
         return items
     if step == TEAMS:

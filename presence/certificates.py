@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from integrations import crypto
 from integrations.audit import audit_record
+from presence.notifications import is_plain_text
 from presence.sync_models import NotificationCertificate
 
 CERTIFICATE_LIFETIME = timedelta(days=365)
@@ -130,7 +131,7 @@ def private_key_for(
 ) -> rsa.RSAPrivateKey | None:
     """The private key of the active certificate, or of a retired one still in
     its grace period, with this id; None for any other id (reject the item)."""
-    if not certificate_id:
+    if not certificate_id or not is_plain_text(certificate_id):
         return None
     now = now or timezone.now()
     certificate = NotificationCertificate.objects.filter(certificate_id=certificate_id).first()

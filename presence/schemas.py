@@ -8,16 +8,18 @@ with the field's path instead of a state applied in the wrong order.
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, StringConstraints, field_validator
 
-from accounts.schemas import MAX_BATCH, ExternalId, _batch_limit
+from accounts.schemas import MAX_BATCH, ExternalId, _batch_limit, _no_nul
 from presence.models import AcdState
 from presence.sync_models import AgentEvent
 
 # AgentEvent.sequence is a BigIntegerField.
 MAX_SEQUENCE = 2**63 - 1
 
-ReasonCode = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
+ReasonCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_no_nul)
+]
 State = Literal[tuple(AcdState.values)]  # type: ignore[valid-type]
 Interaction = Literal[tuple(AgentEvent.Interaction.values)]  # type: ignore[valid-type]
 

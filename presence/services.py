@@ -184,7 +184,9 @@ def rule_save(
     clash = PresenceRule.objects.filter(business_unit=business_unit, name=name.strip())
     if rule is not None:
         clash = clash.exclude(pk=rule.pk)
-    if clash.exists():
+    if "\x00" in name:  # PostgreSQL can neither store nor compare it
+        problems.append(core.RuleProblem("name", None, "The name may not contain NUL characters."))
+    elif clash.exists():
         problems.append(core.RuleProblem("name", None, "Another rule in this unit has that name."))
     if problems:
         raise RuleInvalid(problems)

@@ -133,7 +133,9 @@ def client_state_matches(subscription: Subscription, value: str) -> bool:
     if not isinstance(value, str) or not value:
         return False
     expected = crypto.decrypt(subscription.client_state_encrypted)
-    return bool(expected) and hmac.compare_digest(expected.encode(), value.encode())
+    # surrogatepass: a lone surrogate (valid in JSON) must mismatch, not raise.
+    given = value.encode(errors="surrogatepass")
+    return bool(expected) and hmac.compare_digest(expected.encode(), given)
 
 
 def mapped_users():

@@ -59,6 +59,39 @@ def _rule_spec(rule_id: int, specs: RuleSpecs | None) -> core.RuleSpec | None:
     return spec
 
 
+def _overtaken_by_publish(
+    presence: AgentPresence, observed: tuple[str, str], observed_at: datetime, now: datetime
+) -> bool:
+    """True when the console published a different pair after the webhook read this one.
+
+    Rapid ACD changes make Teams announce each of the console's own sessions; the
+    announcement of an earlier one may be applied after a later setPresence. It is
+    not the agent acting in Teams (it would look like a hand-set status, or bounce
+    back to the ACD as a change): Teams announces the later one too.
+    """
+    session_active = bool(
+        presence.published_availability
+        and presence.session_expires_at
+        and presence.session_expires_at > now
+    )
+    if not session_active or observed == (
+        presence.published_availability,
+        presence.published_activity,
+    ):
+        return False
+    published_at = (
+        SyncRecord.objects.filter(
+            agent_id=presence.agent_id,
+            direction=SyncRecord.Direction.TO_TEAMS,
+            outcome=Outcome.APPLIED,
+        )
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return published_at is not None and observed_at < published_at
+
+
 def _locked_presence(agent: Agent) -> AgentPresence:
     AgentPresence.objects.get_or_create(agent=agent)
     return AgentPresence.objects.select_for_update().get(agent=agent)
@@ -117,6 +150,12 @@ def teams_presence_apply(
                     f"Sequence {sequence} is older than the last one seen ({known}); ignored.",
                 )
         observed = (availability, activity)
+        if _overtaken_by_publish(presence, observed, observed_at, now):
+            return record(
+                Outcome.SKIPPED_STALE,
+                "Teams reported this before ccbridge's latest setPresence; "
+                "Teams announces the result of that one separately.",
+            )
         if observed == (presence.teams_availability, presence.teams_activity):
             if new is not None:
                 presence.teams_sequence = sequence or ""

@@ -28,7 +28,10 @@ caller sends makes the view fail with a 500.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import Counter
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -36,15 +39,17 @@ from urllib.parse import quote
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import connection
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from config.ratelimit import webhook_rejects_limited
 from graph.http import make_session
 from integrations.graphlink import graph_config
+from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence.notifications import (
     LIFECYCLE_EVENTS,
@@ -59,7 +64,7 @@ from presence.notifications import (
     resource_user_id,
     validation_tokens_check,
 )
-from presence.sync_models import Subscription, WebhookCounter
+from presence.sync_models import NotificationCertificate, Subscription, WebhookCounter
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +72,12 @@ MAX_VALIDATION_TOKEN_LENGTH = 4096
 # The first POST after a start fetches the keys; Graph wants its answer within 3 s.
 KEYS_TIMEOUT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = "30"
+# How long a web process trusts what it read about subscriptions, the account and the
+# certificates (saves and deletes made in the same process clear it at once).
+LOOKUP_SECONDS = 30.0
+# last_notification_at is for people (the subscription page): a few seconds' accuracy
+# is plenty, and stamping it on every POST would make every web thread queue for one row.
+STAMP_EVERY_SECONDS = 10.0
 
 
 # --- the identity platform's signing keys ----------------------------------------------
@@ -98,23 +109,124 @@ def keys_url(tenant: str) -> str:
     return f"{host}/{quote(tenant, safe='')}/discovery/v2.0/keys"
 
 
+# --- lookups remembered for a few seconds -----------------------------------------------
+
+
+class _Recent:
+    """Values loaded by key, kept for ``ttl`` seconds in this process. Thread-safe.
+
+    Misses (None) are never kept: an id unknown now may be known a moment later.
+    Every POST would otherwise read the same few rows again, and under load those
+    round trips, not the checks, are what the webhook waits for.
+    """
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._values: dict[Hashable, tuple[float, Any]] = {}
+
+    def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            kept = self._values.get(key)
+        if kept is not None and now - kept[0] < self.ttl:
+            return kept[1]
+        value = load()
+        if value is not None:
+            with self._lock:
+                if len(self._values) >= self.MAX_ENTRIES:
+                    self._values.clear()
+                self._values[key] = (now, value)
+        return value
+
+    def clear(self, *args: Any, **kwargs: Any) -> None:
+        """Forget everything (also a signal receiver, hence the arguments)."""
+        with self._lock:
+            self._values.clear()
+
+
+recent_subscriptions = _Recent(LOOKUP_SECONDS)
+recent_accounts = _Recent(LOOKUP_SECONDS)
+recent_keys = _Recent(LOOKUP_SECONDS)
+_stamped: dict[tuple[int, str], float] = {}
+
+for _model, _cache in (
+    (Subscription, recent_subscriptions),
+    (IntegrationAccount, recent_accounts),
+    (NotificationCertificate, recent_keys),
+):
+    post_save.connect(_cache.clear, sender=_model, weak=False)
+    post_delete.connect(_cache.clear, sender=_model, weak=False)
+
+
+def _account_ids() -> tuple[str, str] | None:
+    """(tenant, client id) of the integration account, or None."""
+
+    def load() -> tuple[str, str] | None:
+        account = account_get()
+        return (account.tenant.strip(), account.client_id.strip()) if account else None
+
+    return recent_accounts.get("account", load)
+
+
+def _stamp_last_notification(subscriptions: set[tuple[int, str]]) -> None:
+    """Set last_notification_at of subscriptions this process has not stamped lately."""
+    now = time.monotonic()
+    due = [
+        key
+        for key in subscriptions
+        if now - _stamped.get(key, -STAMP_EVERY_SECONDS) >= STAMP_EVERY_SECONDS
+    ]
+    if not due:
+        return
+    Subscription.objects.filter(pk__in=[pk for pk, _graph_id in due]).update(
+        last_notification_at=timezone.now()
+    )
+    if len(_stamped) > _Recent.MAX_ENTRIES:
+        _stamped.clear()
+    _stamped.update(dict.fromkeys(due, now))
+
+
 # --- counters -------------------------------------------------------------------------
 
 
 def counters_add(counts: Counter[str]) -> None:
-    """Add to the named counters: one UPDATE each (a row is created the first time)."""
-    now = timezone.now()
-    for name, number in counts.items():
-        if not number:
-            continue
-        rows = WebhookCounter.objects.filter(name=name)
-        if rows.update(count=F("count") + number, last_at=now):
-            continue
-        try:
-            with transaction.atomic():
-                WebhookCounter.objects.create(name=name, count=number, last_at=now)
-        except IntegrityError:
-            rows.update(count=F("count") + number, last_at=now)
+    """Add to the named counters in one statement (a row is created the first time).
+
+    Every web thread bumps the same few rows, so what matters is how long each POST
+    holds their locks: one upsert for all names, and on PostgreSQL without waiting
+    for the WAL flush (counters are telemetry: a crash may lose the last fraction
+    of a second of counts, never corrupt them), sent in the same round trip.
+    """
+    named = sorted((name, number) for name, number in counts.items() if number)
+    if not named:
+        return
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table = connection.ops.quote_name(WebhookCounter._meta.db_table)
+    values = ", ".join(["(%s, %s, %s)"] * len(named))
+    params = [value for name, number in named for value in (name, number, now)]
+    # Sorted names: two POSTs bumping the same rows lock them in the same order.
+    upsert = (
+        f"INSERT INTO {table} (name, count, last_at) VALUES {values} "  # noqa: S608 - our names
+        f"ON CONFLICT (name) DO UPDATE SET count = {table}.count + excluded.count, "
+        "last_at = excluded.last_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_without_flush_wait(upsert), params)
+
+
+def _without_flush_wait(statement: str) -> str:
+    """``statement`` as its own transaction that commits without waiting for the WAL
+    flush, where the database allows it in one round trip (PostgreSQL with
+    client-side binding, Django's default, which sends both statements at once)."""
+    options = connection.settings_dict.get("OPTIONS") or {}
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return statement
+    if options.get("server_side_binding"):
+        return statement
+    return "SET LOCAL synchronous_commit TO OFF; " + statement
 
 
 def rejected(reason: Reason) -> str:
@@ -140,7 +252,9 @@ class _Check:
             raise NotificationRejected(Reason.MALFORMED, "an item is not an object")
         graph_id = item_text(item, "subscriptionId", limit=64)
         if graph_id not in self.subscriptions:
-            self.subscriptions[graph_id] = subscription_for_graph_id(graph_id)
+            self.subscriptions[graph_id] = recent_subscriptions.get(
+                graph_id.lower(), lambda: subscription_for_graph_id(graph_id)
+            )
         subscription = self.subscriptions[graph_id]
         if subscription is None:
             raise NotificationRejected(Reason.UNKNOWN_SUBSCRIPTION, graph_id)
@@ -160,7 +274,9 @@ class _Check:
         if not isinstance(certificate_id, str) or not 0 < len(certificate_id) <= 128:
             raise NotificationRejected(Reason.MALFORMED, "no encryptionCertificateId")
         if certificate_id not in self.keys:
-            self.keys[certificate_id] = private_key_for(certificate_id)
+            self.keys[certificate_id] = recent_keys.get(
+                certificate_id, lambda: private_key_for(certificate_id)
+            )
         key = self.keys[certificate_id]
         if key is None:
             raise NotificationRejected(Reason.UNKNOWN_CERTIFICATE, certificate_id)
@@ -193,15 +309,16 @@ def _handshake(token: str) -> HttpResponse:
 
 
 def _tokens_check(tokens: list[Any]) -> None:
-    account = account_get()
+    account = _account_ids()
     if account is None:
         raise NotificationRejected(Reason.BAD_VALIDATION_TOKEN, "no integration account")
+    tenant, client_id = account
     validation_tokens_check(
         tokens,
         keys=signing_keys,
-        keys_url=keys_url(account.tenant.strip()),
-        client_id=account.client_id.strip(),
-        tenant_id=account.tenant.strip(),
+        keys_url=keys_url(tenant),
+        client_id=client_id,
+        tenant_id=tenant,
     )
 
 
@@ -270,7 +387,7 @@ def _receive(request: HttpRequest, *, lifecycle_only: bool) -> HttpResponse:
     observed_at = timezone.now().isoformat()
     changes: list[dict] = []
     lifecycle: list[tuple[str, str]] = []
-    accepted_subscriptions: set[int] = set()
+    accepted_subscriptions: set[tuple[int, str]] = set()
     for item, subscription in known:
         graph_id = item["subscriptionId"]
         try:
@@ -285,7 +402,7 @@ def _receive(request: HttpRequest, *, lifecycle_only: bool) -> HttpResponse:
         except NotificationRejected as error:
             check.reject(error)
             continue
-        accepted_subscriptions.add(subscription.pk)
+        accepted_subscriptions.add((subscription.pk, subscription.graph_id))
 
     # 4. Hand over to the worker; only then count (a 503 is counted once, on retry).
     try:
@@ -298,9 +415,7 @@ def _receive(request: HttpRequest, *, lifecycle_only: bool) -> HttpResponse:
     check.counts["accepted"] += len(changes) - check.counts["accepted_without_data"]
     counters_add(check.counts)
     if accepted_subscriptions:
-        Subscription.objects.filter(pk__in=accepted_subscriptions).update(
-            last_notification_at=timezone.now()
-        )
+        _stamp_last_notification(accepted_subscriptions)
     return HttpResponse(status=202)
 
 
@@ -327,6 +442,7 @@ def _enqueue(changes: list[dict], lifecycle: list[tuple[str, str]]) -> None:
 
 @csrf_exempt
 @login_not_required
+@webhook_rejects_limited
 @require_POST
 def graph_notifications(request: HttpRequest) -> HttpResponse:
     """Graph's notificationUrl: presence changes (and lifecycle events sent here)."""
@@ -335,6 +451,7 @@ def graph_notifications(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @login_not_required
+@webhook_rejects_limited
 @require_POST
 def graph_lifecycle(request: HttpRequest) -> HttpResponse:
     """Graph's lifecycleNotificationUrl: reauthorizationRequired, subscriptionRemoved, missed."""

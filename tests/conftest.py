@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.test import Client
 
@@ -10,6 +12,16 @@ pytest_plugins = [
     "tests.plugins.celery_worker",
     "tests.plugins.browser",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):
+    """Every test counts API calls and webhook refusals from zero.
+
+    The counters live in the cache, which CI shares between tests (one Redis
+    database); a prefix of its own per test keeps them apart.
+    """
+    settings.RATELIMIT_KEY_PREFIX = f"ratelimit-test-{uuid.uuid4().hex}"
 
 
 @pytest.fixture

@@ -1,55 +1,134 @@
-"""Who may open which page: anonymous users, Supervisors and Administrators."""
+"""Who may open which URL: every URL of config.urls, for anonymous, Supervisor,
+Administrator, a valid API key and a wrong one.
+
+The URLs come from the resolver (tests/security/routes.py), so a new URL is
+tested by itself, and fails until ROUTES says who may open it.
+"""
+
+import json
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from integrations.models import JobRun
+from tests.security.routes import (
+    ROUTES,
+    Access,
+    Route,
+    World,
+    console_routes,
+    expectation,
+    route_keys,
+    world_fixture,  # noqa: F401
+)
 
-ALLOW, DENY = 200, 403
-
-# (url name, kwargs factory, Supervisor, Administrator)
-PAGES = [
-    ("console:dashboard", None, ALLOW, ALLOW),
-    ("console:job_list", None, ALLOW, ALLOW),
-    ("console:job_detail", "job", ALLOW, ALLOW),
-    ("console:audit_log", None, DENY, ALLOW),
-    ("console:user_list", None, DENY, ALLOW),
-    ("console:user_create", None, DENY, ALLOW),
-    ("console:user_edit", "user", DENY, ALLOW),
-]
-
-
-def _url(name, kind, target_user):
-    if kind == "job":
-        return reverse(name, args=[JobRun.objects.create(kind="system.selfcheck").pk])
-    if kind == "user":
-        return reverse(name, args=[target_user.pk])
-    return reverse(name)
+LOGIN = "/login/"
+PROBLEM = "application/problem+json"
+WRONG_KEY = "ccb_00000000_" + "x" * 43
 
 
-@pytest.mark.parametrize(("name", "kind", "supervisor_sees", "admin_sees"), PAGES)
-def test_anonymous_is_sent_to_login(db, administrator, name, kind, supervisor_sees, admin_sees):
-    url = _url(name, kind, administrator)
-    response = Client().get(url)
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("console:login"))
+def _client(user=None, **headers) -> Client:
+    client = Client(headers=headers) if headers else Client()
+    if user is not None:
+        client.force_login(user)
+    return client
 
 
-@pytest.mark.parametrize(("name", "kind", "supervisor_sees", "admin_sees"), PAGES)
-def test_supervisor_sees_what_the_role_allows(
-    supervisor_client, administrator, name, kind, supervisor_sees, admin_sees
-):
-    response = supervisor_client.get(_url(name, kind, administrator))
-    assert response.status_code == supervisor_sees
+def _key_headers(raw: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {raw}", "X-API-Key": raw}
 
 
-@pytest.mark.parametrize(("name", "kind", "supervisor_sees", "admin_sees"), PAGES)
-def test_administrator_sees_everything(
-    administrator_client, supervisor, name, kind, supervisor_sees, admin_sees
-):
-    response = administrator_client.get(_url(name, kind, supervisor))
-    assert response.status_code == admin_sees
+def _call(client: Client, method: str, url: str):
+    if method == "GET":
+        return client.get(url)
+    return client.generic(method, url, json.dumps({}), content_type="application/json")
+
+
+def _sent_to_login(response) -> bool:
+    return response.status_code == 302 and response["Location"].startswith(LOGIN)
+
+
+def _is_problem(response, status: int) -> bool:
+    return response.status_code == status and response["Content-Type"] == PROBLEM
+
+
+def test_every_url_has_an_entry_and_every_entry_a_url():
+    found = set(route_keys())
+    assert found - ROUTES.keys() == set(), "URLs with no entry in ROUTES"
+    assert ROUTES.keys() - found == set(), "ROUTES entries for URLs that no longer exist"
+
+
+def _check_page(key: str, route: Route, world: World, administrator) -> None:
+    url = world.url(key)
+    anonymous = Client().get(url)
+    with_key = _client(**_key_headers(world.raw_api_key)).get(url)
+    assert _sent_to_login(anonymous), f"anonymous {anonymous.status_code}"
+    assert _sent_to_login(with_key), "an API key must never sign anyone in to the console"
+    assert _sent_to_login(_client(**_key_headers(WRONG_KEY)).get(url))
+
+    admin = _client(administrator)
+    supervisor = _client(world.user)
+    assert admin.get(url).status_code == route.get, "Administrator"
+    if route.access in (Access.SUPERVISOR, Access.READ_ONLY, Access.SIGNED_IN):
+        assert supervisor.get(url).status_code == route.get, "Supervisor"
+    if route.access == Access.ADMIN:
+        expected_get = 403 if route.get == 200 else route.get
+        assert supervisor.get(url).status_code == expected_get, "Supervisor GET"
+    if route.access in (Access.ADMIN, Access.READ_ONLY) and not route.get_only:
+        assert supervisor.post(url).status_code == 403, "Supervisor POST"
+
+
+def _check_api(key: str, route: Route, world: World, administrator) -> None:
+    url = world.url(key)
+    assert _is_problem(_call(Client(), route.method, url), 401), "no key"
+    assert _is_problem(_call(_client(**_key_headers(WRONG_KEY)), route.method, url), 401)
+    # A console session is not an API credential.
+    assert _is_problem(_call(_client(administrator), route.method, url), 401), "session"
+
+    response = _call(_client(**_key_headers(world.raw_api_key)), route.method, url)
+    expected = 200 if route.method == "GET" else 422  # an empty body is not a valid upsert
+    assert response.status_code == expected, response.content
+
+
+@pytest.mark.parametrize("key", route_keys())
+def test_who_may_open_it(key, world, administrator):
+    route = expectation(key)
+    url = world.url(key)
+    match route.access:
+        case Access.PUBLIC:
+            response = Client().get(url)
+            assert response.status_code in (200, 503) and not _sent_to_login(response)
+        case Access.WEBHOOK:
+            assert Client().get(url).status_code == 405
+            junk = Client().post(url, data="junk", content_type="application/json")
+            assert junk.status_code == 400
+            assert _client(**_key_headers(world.raw_api_key)).get(url).status_code == 405
+        case Access.API:
+            _check_api(key, route, world, administrator)
+        case Access.API_FALLBACK:
+            assert _is_problem(Client().get(url), 404)
+            assert _is_problem(_client(administrator).get(url), 404)
+        case _:
+            _check_page(key, route, world, administrator)
+
+
+def test_the_matrix_fails_for_a_url_nobody_described():
+    with pytest.raises(pytest.fail.Exception, match="no entry"):
+        expectation("console:a_page_added_tomorrow")
+
+
+def test_pages_are_login_protected_unless_listed_public():
+    open_routes = {
+        found.key
+        for found in console_routes()
+        if getattr(found.callback, "login_required", True) is False
+    }
+    public = {key for key, route in ROUTES.items() if route.access not in _SIGNED_IN_ACCESS}
+    assert open_routes == public
+
+
+_SIGNED_IN_ACCESS = (Access.SIGNED_IN, Access.SUPERVISOR, Access.READ_ONLY, Access.ADMIN)
 
 
 def test_forbidden_page_is_friendly(supervisor_client):

@@ -1,5 +1,11 @@
-"""Strict Content Security Policy, no inline script, and production settings."""
+"""Strict Content Security Policy on every page, security headers, and production settings.
 
+The pages come from the URL resolver (tests/security/routes.py): every page
+an Administrator or a Supervisor can open, plus the pages anyone can see
+(sign-in, lockout, 403, 404).
+"""
+
+import json
 import os
 import subprocess
 import sys
@@ -10,32 +16,48 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from integrations.models import JobRun
+from tests.security.routes import (
+    ROUTES,
+    Access,
+    route_keys,
+    world_fixture,  # noqa: F401
+)
 
-PAGES = [
-    ("console:dashboard", None),
-    ("console:job_list", None),
-    ("console:job_detail", "job"),
-    ("console:audit_log", None),
-    ("console:user_list", None),
-    ("console:user_create", None),
-    ("console:user_edit", "user"),
+HTML_PAGES = [
+    key
+    for key in route_keys()
+    if key in ROUTES
+    and ROUTES[key].get == 200
+    and ROUTES[key].access not in (Access.API, Access.WEBHOOK, Access.PUBLIC)
+    and key != "api:openapi-json"
 ]
 
 
 class InlineScriptFinder(HTMLParser):
-    """Collects inline scripts and inline event handlers."""
+    """Collects inline scripts, inline event handlers, style attributes and inline styles.
 
-    def __init__(self):
+    The policy allows scripts only from the console with the page's nonce and
+    styles only from the console's stylesheet, so any of these would be
+    blocked by the browser (and is a place where injected markup could run).
+    """
+
+    def __init__(self, nonce: str | None = None):
         super().__init__()
         self.problems: list[str] = []
         self._in_script = False
+        self.nonce = nonce
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         for name in attributes:
             if name.startswith("on") or name.startswith("hx-on"):
                 self.problems.append(f"<{tag} {name}=…>")
+            if name == "style":
+                self.problems.append(f"<{tag} style=…>")
+        if tag == "style":
+            self.problems.append("<style> element")
+        if self.nonce is not None and tag == "script" and attributes.get("nonce") != self.nonce:
+            self.problems.append(f"<script> with nonce {attributes.get('nonce')!r}")
         if any(
             (value or "").strip().lower().startswith("javascript:") for value in attributes.values()
         ):
@@ -52,14 +74,6 @@ class InlineScriptFinder(HTMLParser):
     def handle_data(self, data):
         if self._in_script and data.strip():
             self.problems.append(f"inline script: {data.strip()[:60]}")
-
-
-def _url(name, kind, administrator):
-    if kind == "job":
-        return reverse(name, args=[JobRun.objects.create(kind="x").pk])
-    if kind == "user":
-        return reverse(name, args=[administrator.pk])
-    return reverse(name)
 
 
 def _policy(response) -> dict[str, list[str]]:
@@ -90,13 +104,83 @@ def test_scripts_carry_the_header_nonce(administrator_client):
     assert body.count("<script") == body.count(f'nonce="{nonce}"') > 0
 
 
-@pytest.mark.parametrize(("name", "kind"), PAGES)
-def test_no_page_has_inline_script(administrator_client, administrator, name, kind):
-    response = administrator_client.get(_url(name, kind, administrator))
-    assert response.status_code == 200
-    finder = InlineScriptFinder()
+def _nonce(response) -> str:
+    """The header's nonce; "" when the page (a partial) used none, so no script may run."""
+    nonces = [v for v in _policy(response)["script-src"] if v.startswith("'nonce-")]
+    return nonces[0][7:-1] if nonces else ""
+
+
+def assert_strict_page(response) -> None:
+    """A strict policy, the security headers, and markup that needs nothing the policy forbids."""
+    policy = _policy(response)
+    assert policy["default-src"] == ["'self'"]
+    assert policy["style-src"] == ["'self'"]
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert "'unsafe-eval'" not in policy["script-src"]
+    assert policy["object-src"] == ["'none'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert policy["form-action"] == ["'self'"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    finder = InlineScriptFinder(nonce=_nonce(response))
     finder.feed(response.content.decode())
     assert finder.problems == []
+
+
+def test_the_page_list_is_not_empty():
+    assert len(HTML_PAGES) > 30
+
+
+@pytest.mark.parametrize("key", HTML_PAGES)
+def test_every_page_is_strict(key, world, administrator):
+    client = Client()
+    client.force_login(administrator)
+    response = client.get(world.url(key))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")
+    assert_strict_page(response)
+
+
+@pytest.mark.parametrize("key", [k for k in HTML_PAGES if ROUTES[k].access != Access.ADMIN])
+def test_every_page_is_strict_for_a_supervisor_too(key, world):
+    client = Client()
+    client.force_login(world.user)
+    assert_strict_page(client.get(world.url(key)))
+
+
+def test_the_finder_catches_what_the_policy_forbids():
+    finder = InlineScriptFinder(nonce="abc")
+    finder.feed(
+        '<script nonce="abc" src="/a.js"></script><script>alert(1)</script>'
+        '<p style="color:red" onclick="x()">hi</p><style>p{}</style><script nonce="zzz"></script>'
+    )
+    assert len(finder.problems) == 6
+
+
+def test_error_and_lockout_pages_are_strict(supervisor, settings):
+    from tests.factories import TEST_PASSWORD
+
+    settings.AXES_FAILURE_LIMIT = 2
+    anonymous = Client()
+    for _attempt in range(2):
+        anonymous.post(reverse("console:login"), {"username": "sam", "password": "wrong"})
+    lockout = anonymous.post(
+        reverse("console:login"), {"username": "sam", "password": TEST_PASSWORD}
+    )
+    assert lockout.status_code == 429
+    assert_strict_page(lockout)
+
+    signed_in = Client()
+    signed_in.force_login(supervisor)
+    forbidden = signed_in.get(reverse("console:audit_log"))
+    assert forbidden.status_code == 403
+    assert_strict_page(forbidden)
+    missing = signed_in.get("/no-such-page/")
+    assert missing.status_code == 404
+    assert_strict_page(missing)
+    assert_strict_page(Client().get(reverse("console:login")))
 
 
 def test_login_page_has_no_inline_script(db):
@@ -154,3 +238,62 @@ def test_production_without_encryption_keys_stops_with_a_clear_message():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "CCBRIDGE_ENCRYPTION_KEYS is not set" in result.stderr
+
+
+# What a production process answers, asked in a process started with production
+# settings: the sign-in page over plain HTTP, then over HTTPS behind the proxy.
+PRODUCTION_PROBE = """
+import json
+from django.conf import settings
+from django.core.management import call_command
+from django.test import Client
+
+call_command("collectstatic", "--noinput", verbosity=0)
+client = Client(HTTP_HOST="ccbridge.example.com")
+plain = client.get("/login/")
+secure = client.get("/login/", HTTP_X_FORWARDED_PROTO="https")
+csrf = secure.cookies["csrftoken"]
+print(json.dumps({
+    "plain_status": plain.status_code,
+    "plain_location": plain.get("Location", ""),
+    "secure_status": secure.status_code,
+    "hsts": secure.get("Strict-Transport-Security", ""),
+    "csrf_cookie": {"secure": csrf["secure"], "samesite": csrf["samesite"]},
+    "settings": {
+        name: getattr(settings, name)
+        for name in (
+            "DEBUG", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
+            "CSRF_COOKIE_SECURE", "CSRF_COOKIE_SAMESITE", "SECURE_SSL_REDIRECT",
+            "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD",
+            "SECURE_REDIRECT_EXEMPT", "SESSION_COOKIE_AGE", "SECURE_CONTENT_TYPE_NOSNIFF",
+        )
+    },
+}))
+"""
+
+
+def test_production_cookies_and_https_policy():
+    result = _manage("shell", "-c", PRODUCTION_PROBE, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert seen["settings"] == {
+        "DEBUG": False,
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "CSRF_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SAMESITE": "Lax",
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": True,
+        "SECURE_REDIRECT_EXEMPT": ["^healthz$"],
+        "SESSION_COOKIE_AGE": 28800,
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+    }
+    assert seen["plain_status"] == 301
+    assert seen["plain_location"] == "https://ccbridge.example.com/login/"
+    assert seen["secure_status"] == 200
+    assert seen["hsts"] == "max-age=31536000; includeSubDomains; preload"
+    assert seen["csrf_cookie"] == {"secure": True, "samesite": "Lax"}

@@ -1,0 +1,253 @@
+"""No secret is ever stored, shown, logged or echoed in clear text.
+
+One scenario sets up every kind of secret the console holds (the account's
+client secret, a wrong one, a system user's password, the notification
+certificate's private key, the app's and the system user's token caches,
+subscription clientState, the ACD signing secret, API keys), drives the flows
+that touch them against the real simulator (save forms, test connection, a
+failing job, ACD test, API calls), then looks for each clear-text value in
+every row of every table (sessions decoded), every page an Administrator can
+open, the captured logs, and every error response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import quote_plus
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts.tasks import directory_sync
+from integrations import crypto
+from integrations.connection import connection_test_run
+from integrations.models import ApiKey, AuditEntry, ConnectionTest, IntegrationAccount, JobRun
+from presence.certificates import certificate_active
+from presence.sync_models import AcdDelivery, AcdEndpoint, NotificationCertificate, SystemUser
+from tests.accounts.factories import AgentFactory, BusinessUnitFactory
+from tests.factories import TEST_PASSWORD
+from tests.presence.factories import PresenceRuleFactory
+from tests.presence.support_webhook import subscription_create
+from tests.security.routes import ROUTES, Access, World, route_keys
+
+ADMIN_PAGES = [
+    key
+    for key in route_keys()
+    if key in ROUTES
+    and ROUTES[key].get == 200
+    and ROUTES[key].access not in (Access.API, Access.API_FALLBACK, Access.WEBHOOK, Access.PUBLIC)
+]
+
+
+def variants(value: str) -> set[str]:
+    """The forms a value takes when written out: as is, JSON-escaped, URL-encoded."""
+    return {value, json.dumps(value)[1:-1], quote_plus(value)}
+
+
+@dataclass
+class Haystack:
+    """Every place a secret could leak to, by name."""
+
+    places: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, text: str) -> None:
+        self.places[name] = self.places.get(name, "") + "\n" + text
+
+    def holding(self, value: str) -> list[str]:
+        return sorted(
+            name for name, text in self.places.items() if any(v in text for v in variants(value))
+        )
+
+
+def database_text() -> str:
+    """Every row of every table in the database, plus each session decoded."""
+    rows = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            rows.extend(f"{table}: {row!r}" for row in cursor.fetchall())
+    sessions = [json.dumps(session.get_decoded()) for session in Session.objects.all()]
+    return "\n".join(rows + sessions)
+
+
+def admin_pages(client: Client, world: World) -> dict[str, str]:
+    pages = {}
+    for key in ADMIN_PAGES:
+        response = client.get(world.url(key))
+        assert response.status_code == 200, key
+        pages[key] = response.content.decode()
+    return pages
+
+
+def _pem_body_lines(pem: str) -> list[str]:
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+@pytest.fixture
+def secrets_everywhere(
+    administrator, administrator_client, sim_tenant, graph_settings, graphsim, caplog, settings
+):
+    """Drive every flow that touches a secret; returns the secrets and the haystack."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    caplog.set_level(logging.DEBUG)
+    found: dict[str, str] = {}
+    errors: list[str] = []
+    admin = administrator_client
+
+    # 1. The account, saved through its form, and tested against the simulator.
+    account_form = {
+        "name": "Contoso Teams",
+        "tenant": sim_tenant.tenant_id,
+        "client_id": sim_tenant.client_id,
+        "object_id": sim_tenant.object_id,
+        "client_secret": sim_tenant.client_secret,
+        "licensing_mode": "evaluation",
+        **{f: t for f, _l, t, _d in IntegrationAccount().chat_messages()},
+    }
+    assert admin.post(reverse("integrations:account"), account_form).status_code == 302
+    found["client secret"] = sim_tenant.client_secret
+    account = IntegrationAccount.objects.get()
+    test = connection_test_run(test=ConnectionTest.objects.create(account=account))
+    assert test.outcome in (ConnectionTest.Outcome.PASSED, ConnectionTest.Outcome.WARNING)
+    account.refresh_from_db()
+    app_cache = json.loads(crypto.decrypt(account.token_cache_encrypted))
+    found["app access token"] = next(iter(app_cache["AccessToken"].values()))["secret"]
+
+    # 2. A system user, added through its form: signs in to the simulator (ROPC).
+    password = f"Sys-{secrets.token_urlsafe(18)}"
+    upn = f"ccbridge_presence_1@{sim_tenant.domain}"
+    graphsim.control.create_user(
+        sim_tenant.tenant_id, userPrincipalName=upn, displayName="Presence 1", password=password
+    )
+    admin.post(reverse("sync:system_users"), {"username": upn, "password": password})
+    system_user = SystemUser.objects.get(username=upn)
+    assert system_user.status == SystemUser.Status.OK, system_user.status_detail
+    found["system user password"] = password
+    if system_user.token_cache_encrypted:
+        user_cache = json.loads(crypto.decrypt(system_user.token_cache_encrypted))
+        for kind in ("AccessToken", "RefreshToken"):
+            for entry in user_cache.get(kind, {}).values():
+                found[f"system user {kind}"] = entry["secret"]
+
+    # 3. The notification certificate and a subscription's clientState.
+    certificate = certificate_active()
+    private_pem = crypto.decrypt(
+        NotificationCertificate.objects.get(pk=certificate.pk).private_key_encrypted
+    )
+    body = _pem_body_lines(private_pem)
+    found["private key (a line of it)"] = body[len(body) // 2]
+    client_state = secrets.token_urlsafe(32)
+    subscription_create(client_state=client_state, username=f"other@{sim_tenant.domain}")
+    found["clientState"] = client_state
+
+    # 4. The ACD webhook: saved through its form, then tested (nothing listens there).
+    acd_secret = f"acd-{secrets.token_urlsafe(24)}"
+    acd_form = {"url": "http://127.0.0.1:9/acd", "secret": acd_secret, "enabled": "on"}
+    admin.post(reverse("sync:acd_settings"), acd_form)
+    assert AcdEndpoint.objects.get().secret_encrypted
+    found["ACD signing secret"] = acd_secret
+    errors.append(admin.post(reverse("sync:acd_test")).content.decode())
+
+    # 5. API keys: created through the console (the one page that shows it is by design
+    #    excluded), used, used with a missing scope, and a wrong one.
+    created = admin.post(
+        reverse("integrations:apikey_create"), {"name": "ACD", "scopes": ["agents:read"]}
+    )
+    raw_key = re.search(r"ccb_[0-9a-f]{8}_[A-Za-z0-9_-]{43}", created.content.decode()).group(0)
+    found["API key"] = raw_key
+    api = Client(headers={"Authorization": f"Bearer {raw_key}"})
+    assert api.get("/api/v1/agents").status_code == 200
+    errors.append(api.put("/api/v1/agents", "{}", content_type="application/json").content.decode())
+    near_miss = raw_key[:-4] + "AAAA"
+    found["a wrong API key"] = near_miss
+    errors.append(Client(headers={"X-API-Key": near_miss}).get("/api/v1/agents").content.decode())
+
+    # 6. A failing job: the secret replaced by a wrong one, then a directory sync.
+    wrong_secret = f"wrong-{secrets.token_urlsafe(20)}"
+    admin.post(reverse("integrations:account"), {**account_form, "client_secret": wrong_secret})
+    found["a wrong client secret"] = wrong_secret
+    job = JobRun.objects.create(kind="directory.sync")
+    directory_sync(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobRun.Status.FAILED and job.error
+    account.refresh_from_db()
+    failed_test = connection_test_run(test=ConnectionTest.objects.create(account=account))
+    assert failed_test.outcome == ConnectionTest.Outcome.FAILED
+
+    # 7. A sign-in with a password that is almost right.
+    errors.append(
+        Client()
+        .post(reverse("console:login"), {"username": "ada", "password": TEST_PASSWORD + "!"})
+        .content.decode()
+    )
+    found["a mistyped sign-in password"] = TEST_PASSWORD + "!"
+
+    unit = BusinessUnitFactory(name="Voice", code="voice")
+    agent = AgentFactory(business_unit=unit)
+    world = World(
+        job=job,
+        user=administrator,
+        message_field="msg_party_joined",
+        connection_test=failed_test,
+        api_key=ApiKey.objects.get(),
+        raw_api_key=raw_key,
+        unit=unit,
+        agent=agent,
+        rule=PresenceRuleFactory(business_unit=unit),
+        system_user=system_user,
+        delivery=AcdDelivery.objects.create(
+            agent=agent, payload={}, status=AcdDelivery.Status.DEAD, last_error="x"
+        ),
+    )
+    haystack = Haystack()
+    for key, page in admin_pages(admin, world).items():
+        haystack.add(f"page {key}", page)
+    haystack.add("database", database_text())
+    haystack.add("audit log", repr(list(AuditEntry.objects.values())))
+    haystack.add("job errors", repr(list(JobRun.objects.values_list("error", "message"))))
+    haystack.add("connection tests", repr(list(ConnectionTest.objects.values())))
+    haystack.add("system user status", repr(list(SystemUser.objects.values("status_detail"))))
+    haystack.add("error responses", "\n".join(errors))
+    haystack.add("logs", caplog.text)
+    return found, haystack
+
+
+def test_no_secret_is_anywhere_in_clear_text(secrets_everywhere):
+    found, haystack = secrets_everywhere
+    assert {"system user AccessToken", "system user RefreshToken", "API key"} <= found.keys()
+    assert {"database", "logs", "error responses", "audit log", "job errors"} <= set(
+        haystack.places
+    )
+    assert "page console:audit_log" in haystack.places
+    leaks = {name: haystack.holding(value) for name, value in found.items()}
+    assert {name: places for name, places in leaks.items() if places} == {}
+
+
+def test_the_search_finds_a_planted_value(sim_tenant, administrator_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    planted = f"planted-{secrets.token_urlsafe(16)}"
+    IntegrationAccount.objects.create(name=planted, tenant="t.example", client_id="c")
+    logging.getLogger("ccbridge.test").debug("a careless line: %s", planted)
+
+    haystack = Haystack()
+    haystack.add("database", database_text())
+    haystack.add("logs", caplog.text)
+    haystack.add("page", administrator_client.get(reverse("integrations:account")).content.decode())
+    haystack.add("error responses", json.dumps({"detail": planted}))
+
+    assert haystack.holding(planted) == ["database", "error responses", "logs", "page"]
+    assert haystack.holding(f"absent-{secrets.token_urlsafe(16)}") == []
+
+
+def test_a_secret_kept_in_a_session_is_found_too(administrator_client):
+    session = administrator_client.session
+    session["stash"] = "session-only-value-123"
+    session.save()
+    assert "session-only-value-123" in database_text()
