@@ -83,11 +83,12 @@ class RedisServer:
 
 
 def _use_broker(url: str) -> None:
-    """Point this process's Celery app at `url`, dropping pooled connections to the old one."""
+    """Point this process's Celery app at `url`: new connections come from a new pool.
+
+    The old pool is left open, not closed: producers cached elsewhere in the
+    process may still hold it, and a closed pool fails their next publish."""
     celery_app.conf.broker_url = url
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
