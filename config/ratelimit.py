@@ -16,6 +16,10 @@ Every key starts with settings.RATELIMIT_KEY_PREFIX.
   webhook refuses inside a 202 (unknown subscription, wrong clientState) are
   deliberately indistinguishable from accepted ones to the sender, and the
   view gives no per-request signal for them, so they do not count.
+
+When the cache cannot be reached the limits fail open: the request is let
+through uncounted (a warning is logged at most once a minute per process), so
+an outage of Redis never turns into refused API calls or lost notifications.
 """
 
 from __future__ import annotations
@@ -54,31 +58,51 @@ def _key(scope: str, subject: str, window: int) -> str:
     return f"{settings.RATELIMIT_KEY_PREFIX}:{scope}:{subject}:{window}"
 
 
+UNLIMITED = Verdict(allowed=True, count=0, retry_after=0)
+_last_outage_warning = 0.0
+
+
+def _cache_down(exc: Exception) -> Verdict:
+    """Let the request through uncounted; say so in the log at most once a minute."""
+    global _last_outage_warning
+    now = time.monotonic()
+    if now - _last_outage_warning >= WINDOW_SECONDS:
+        _last_outage_warning = now
+        logger.warning("Rate limits are off while the cache is unreachable: %s", exc)
+    return UNLIMITED
+
+
 def hit(scope: str, subject: str, limit: int) -> Verdict:
     """Count one event for `subject` in the current minute; allowed while the count ≤ limit.
 
     A limit of 0 or less switches the limit off (nothing is counted).
     """
     if limit <= 0:
-        return Verdict(allowed=True, count=0, retry_after=0)
+        return UNLIMITED
     window, left = _window(time.time())
     key = _key(scope, subject, window)
     try:
-        count = cache.incr(key)
-    except ValueError:
-        # The window's first event creates its key, which expires with the window;
-        # when another process created it in between, count on top of theirs.
-        created = cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
-        count = 1 if created else cache.incr(key)
+        try:
+            count = cache.incr(key)
+        except ValueError:
+            # The window's first event creates its key, which expires with the window;
+            # when another process created it in between, count on top of theirs.
+            created = cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
+            count = 1 if created else cache.incr(key)
+    except Exception as exc:  # the cache backend's own connection errors
+        return _cache_down(exc)
     return Verdict(allowed=count <= limit, count=count, retry_after=left)
 
 
 def peek(scope: str, subject: str, limit: int) -> Verdict:
     """The current minute's count for `subject`, without counting anything."""
     if limit <= 0:
-        return Verdict(allowed=True, count=0, retry_after=0)
+        return UNLIMITED
     window, left = _window(time.time())
-    count = cache.get(_key(scope, subject, window), 0)
+    try:
+        count = cache.get(_key(scope, subject, window), 0)
+    except Exception as exc:
+        return _cache_down(exc)
     return Verdict(allowed=count < limit, count=count, retry_after=left)
 
 

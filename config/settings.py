@@ -134,8 +134,20 @@ HEARTBEAT_INTERVAL_SECONDS = env_int("HEARTBEAT_INTERVAL_SECONDS", 10)
 HEARTBEAT_STALE_AFTER_SECONDS = env_int("HEARTBEAT_STALE_AFTER_SECONDS", 60)
 # How often agents no subscription watches are reconciled (getPresencesByUserId).
 PRESENCE_RECONCILE_INTERVAL_SECONDS = env_int("PRESENCE_RECONCILE_INTERVAL_SECONDS", 300)
+# Jobs whose worker died, or whose queued message Redis lost, are sent again
+# (integrations/jobs.py): a running job silent for JOB_STALE_AFTER_SECONDS, a queued
+# one nobody took for JOB_QUEUED_RESEND_SECONDS; failed after JOB_MAX_ATTEMPTS.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 20)
+JOB_STALE_AFTER_SECONDS = env_int("JOB_STALE_AFTER_SECONDS", 120)
+JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 600)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 # A static schedule: the beat process reads it at start (no database scheduler).
 CELERY_BEAT_SCHEDULE = {
+    "jobs-recover": {
+        "task": "integrations.tasks.jobs_recover_stranded",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
+    },
     "worker-heartbeat": {
         "task": "console.tasks.record_heartbeat",
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
 from graph import __version__
 from graph.config import GraphConfig
-from graph.errors import Unavailable
+from graph.errors import InvalidRequest, Unavailable
 
 USER_AGENT = f"ccbridge/{__version__}"
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -213,6 +213,11 @@ class IdentityHttpClient:
 
     def _pin(self, url: str) -> str:
         parts = urlsplit(url)
+        # MSAL puts a user name into the user-realm path unquoted; a name holding ".."
+        # (plain, escaped or after a backslash) could reach another path of the host.
+        segments = unquote(parts.path).replace("\\", "/").split("/")
+        if ".." in segments or "." in segments:
+            raise InvalidRequest(f"Refused an identity URL whose path is not plain: {parts.path}")
         if self._netloc and parts.scheme == "https" and parts.netloc == self._host:
             return parts._replace(netloc=self._netloc).geturl()
         return url

@@ -20,7 +20,7 @@ from integrations.graphlink import (
     token_cache_save,
 )
 from integrations.jobs import JobContext
-from integrations.models import ConnectionTest, IntegrationAccount
+from integrations.models import ConnectionTest, IntegrationAccount, JobRun
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +197,23 @@ def connection_test_abort(*, test: ConnectionTest, error: Exception) -> Connecti
         headline=TEST_BROKE,
         cause="internal",
         detail=f"{type(error).__name__}: {error}",
+    )
+
+
+def connection_test_settle(test: ConnectionTest | None) -> ConnectionTest | None:
+    """End a pending test whose job already ended without it: the job could not be
+    queued (broker down) or failed before the test ran. The page then shows the job's
+    reason instead of "Testing…" polling forever."""
+    if test is None or test.outcome != ConnectionTest.Outcome.PENDING or test.job is None:
+        return test
+    if test.job.status != JobRun.Status.FAILED:
+        return test
+    return _finish(
+        test,
+        outcome=ConnectionTest.Outcome.FAILED,
+        headline=TEST_BROKE,
+        cause="job",
+        detail=test.job.error,
     )
 
 

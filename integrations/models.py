@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 # Human names of job kinds; a kind missing here shows as its code.
 JOB_KIND_LABELS = {
@@ -36,10 +37,25 @@ class JobRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What to send again when the worker running the job dies (integrations/jobs.py):
+    # the task's name and arguments, which sending this is and when it went out, and
+    # the running worker's last sign of life.
+    task_name = models.CharField(max_length=200, blank=True)
+    task_kwargs = models.JSONField(default=dict, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    sent_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["kind", "-created_at"])]
+        indexes = [
+            models.Index(fields=["kind", "-created_at"]),
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                name="jobrun_unfinished",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"

@@ -7,7 +7,7 @@ from integrations.connection import (
     connection_test_abort,
     connection_test_run,
 )
-from integrations.jobs import JobContext, JobFailed, tracked_job
+from integrations.jobs import JobContext, JobFailed, jobs_recover, tracked_job
 from integrations.models import ConnectionTest
 from integrations.services import account_get
 
@@ -34,3 +34,9 @@ def refresh_account_token() -> None:
     account = account_get()
     if account is not None:
         account_token_refresh(account)
+
+
+@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+def jobs_recover_stranded() -> None:
+    """Beat, every minute: send again the jobs a dead worker or a lost message stranded."""
+    jobs_recover()

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integrations import services
+from integrations.connection import connection_test_settle
 from integrations.forms import (
     IntegrationAccountForm,
     PhoneTypesForm,
@@ -33,7 +34,9 @@ def _context(request: HttpRequest, account, form=None, phone_errors=None) -> dic
         "can_delete": request.user.has_perm("integrations.delete_integrationaccount"),
         "phone_rows": phone_type_rows(account.phone_types) if account else [],
         "phone_errors": phone_errors or [],
-        "last_test": account.connection_tests.select_related("job").first() if account else None,
+        "last_test": connection_test_settle(
+            account.connection_tests.select_related("job").first() if account else None
+        ),
     }
 
 
@@ -128,6 +131,9 @@ def test_connection(request: HttpRequest) -> HttpResponse:
         )
         test.job = job
         test.save(update_fields=["job"])
+    # Leaving the transaction sent the job; if the broker refused it, the job failed.
+    job.refresh_from_db()
+    connection_test_settle(test)
     if request.htmx:
         return render(request, f"{TEMPLATE}#test_result", {"last_test": test, "account": current})
     return redirect("integrations:account")
@@ -137,6 +143,7 @@ def test_connection(request: HttpRequest) -> HttpResponse:
 @permission_required("integrations.view_integrationaccount", raise_exception=True)
 def test_result(request: HttpRequest, pk: int) -> HttpResponse:
     test = get_object_or_404(ConnectionTest.objects.select_related("job", "account"), pk=pk)
+    connection_test_settle(test)
     return render(request, f"{TEMPLATE}#test_result", {"last_test": test, "account": test.account})
 
 

@@ -40,6 +40,11 @@ PASSWORD_LENGTH = 32
 NEW_USER_SIGNIN_ATTEMPTS = 4
 NEW_USER_SIGNIN_DELAY = 3.0
 _GUID = re.compile(r"^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECASE)
+# A user principal name: letters, digits and ' . - _ ! ^ ~ before the @ (no leading,
+# trailing or doubled period), a domain after it. The name goes into the identity
+# service's user-realm URL, so anything that could change that URL's path or query
+# (/ \ ? # % whitespace) is refused before it is stored.
+_UPN = re.compile(r"^(?!\.)(?!.*\.\.)[A-Za-z0-9'._!^~-]+(?<!\.)@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 MFA_HINT = (
     "Microsoft requires multi-factor authentication for this account (AADSTS50076), and a "
@@ -82,6 +87,12 @@ def system_user_add(*, actor, username: str, password: str) -> SystemUser:
     username = username.strip()
     if not username or not password:
         raise SystemUserError("Enter the account's user name and password.")
+    if not _UPN.match(username):
+        raise SystemUserError(
+            f"{username!r} is not a user principal name. Enter it as name@domain, for example "
+            "presence1@contoso.onmicrosoft.com: letters, digits and ' . - _ ! ^ ~ before the @, "
+            "with no period first, last or twice in a row."
+        )
     if SystemUser.objects.filter(username__iexact=username).exists():
         raise SystemUserExists(f"{username} is already a system user.")
     try:

@@ -79,6 +79,15 @@ def test_the_same_account_cannot_be_added_twice(account):
         system_user_add(actor=None, username="presence@x.example", password="b")
 
 
+def test_a_name_that_is_not_a_user_principal_name_is_a_field_error(account, administrator_client):
+    response = administrator_client.post(
+        reverse("sync:system_users"), {"username": "presence/../x@x.example", "password": "pw"}
+    )
+    assert response.status_code == 400
+    assert "is not a user principal name" in response.content.decode()
+    assert not SystemUser.objects.exists()
+
+
 def test_mfa_required_tells_the_admin_to_exclude_the_account(
     graphsim, small_tenant, account, administrator_client
 ):

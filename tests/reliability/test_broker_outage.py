@@ -100,11 +100,6 @@ def test_redis_stopped_while_events_flow_loses_nothing_once_it_is_back(
     assert admin.get(reverse("console:healthz")).json()["checks"]["broker"]["ok"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/ratelimit.py counts in the cache and lets Redis' ConnectionError escape: "
-    "with Redis down every API call and refused webhook POST fails (handed to its owner)",
-)
 def test_with_redis_as_the_cache_too_the_api_and_the_webhook_still_answer(
     broker_and_cache, transactional_db, unit
 ):
@@ -122,13 +117,8 @@ def test_with_redis_as_the_cache_too_the_api_and_the_webhook_still_answer(
     assert junk.status_code == 400
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="integrations/views.py: Test connection started while the broker is down leaves "
-    "its ConnectionTest pending (the job itself fails, saying why), so the page polls forever",
-)
 def test_test_connection_started_while_redis_is_down_says_so_instead_of_polling(
-    broker, sim_account, administrator_client
+    broker, transactional_db, sim_account, administrator_client
 ):
     broker.stop()
 

@@ -16,6 +16,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import DirectoryUser
+from integrations.jobs import jobs_recover
 from integrations.models import JobRun
 from presence.sync_models import AgentEvent, SyncRecord
 from tests.plugins.celery_worker import WorkerProcess, wait_for
@@ -101,6 +102,38 @@ def test_a_directory_sync_killed_midway_runs_again_and_ends_complete_without_dup
     assert finished.counts.get("updated", 0) == 0, finished.counts
     page = administrator_client.get(reverse("accounts:directory"))
     assert page.status_code == 200
+
+
+def test_a_directory_sync_whose_whole_worker_died_is_sent_again_and_completes(
+    start_worker, large_tenant, graphsim, administrator_client, settings
+):
+    # The whole worker is gone (SIGKILL to it and its pool, a lost machine): no process
+    # gives the message back, so the job's silent heartbeat is what gets it run again.
+    settings.JOB_STALE_AFTER_SECONDS = 3
+    account_for(large_tenant)
+    beat = {"JOB_HEARTBEAT_SECONDS": "1"}
+    worker = start_worker(env=beat)
+    graphsim.control.add_fault(r"/users/delta", status=None, delay_ms=1500)
+
+    administrator_client.post(reverse("accounts:directory_sync"))
+    job = JobRun.objects.get(kind="directory.sync")
+    wait_for(lambda: DirectoryUser.objects.count() >= 999, timeout=60, what="the first page saved")
+    worker.kill()
+    wait_for(
+        lambda: jobs_recover()["resent"] == 1, timeout=30, what="the silent job to be sent again"
+    )
+    start_worker(env=beat, name="replacement")
+
+    finished = wait_for(
+        lambda: JobRun.objects.filter(pk=job.pk, finished_at__isnull=False).first(),
+        timeout=90,
+        what="the sync sent again to finish",
+    )
+    assert finished.status == JobRun.Status.SUCCEEDED, finished.error
+    assert finished.attempt == 2
+    assert DirectoryUser.objects.count() == LARGE_TENANT_USERS
+    assert finished.counts["created"] == LARGE_TENANT_USERS
+    assert finished.counts.get("updated", 0) == 0, finished.counts
 
 
 def test_an_event_batch_killed_midway_is_applied_once_for_every_agent(

@@ -13,9 +13,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from integrations import crypto
 from integrations.forms import IntegrationAccountForm
 from integrations.models import IntegrationAccount
-from presence.system_users import system_user_add, system_user_check
+from presence.sync_models import SystemUser
+from presence.system_users import SystemUserError, system_user_add, system_user_check
 from tests.security.routes import ROUTES, route_keys, world_fixture  # noqa: F401
 
 CONTROL_PATHS = ["/_sim/health", "/_sim/faults", "/_sim/subscriptions", "/_sim/clock"]
@@ -79,24 +81,33 @@ def test_an_acd_webhook_at_the_simulator_is_refused_by_tls(administrator_client,
     assert graph_call["status"] == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MSAL puts the system user's name unquoted into its user-realm URL "
-    "(https://{host}/common/userrealm/{username}); a name with ../ makes the console GET "
-    "another path of the authority host, /_sim/health here. Fix: refuse such names in "
-    "presence/system_users.system_user_add, or quote the segment in graph/http.IdentityHttpClient.",
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "local_part",
+    ["x/../../../_sim/health#", "x\\..\\_sim", "x%2F..%2F_sim", "a b", "who?", "..", ""],
 )
-def test_a_system_user_name_cannot_walk_to_the_control_api(sim_account, graphsim, sim_tenant):
+def test_a_system_user_name_that_could_change_the_realm_url_is_refused(local_part, sim_tenant):
+    # MSAL puts the name unquoted into https://{host}/common/userrealm/{name}.
+    with pytest.raises(SystemUserError, match=r"user principal name|Enter the account"):
+        system_user_add(actor=None, username=f"{local_part}@{sim_tenant.domain}", password="pw")
+    assert not SystemUser.objects.exists()
+
+
+def test_a_name_stored_before_the_check_still_reaches_no_other_path(
+    sim_account, graphsim, sim_tenant
+):
+    # A row written before names were checked: the identity transport refuses the walk.
     since = datetime.now(UTC)
-    name = f"x/../../../_sim/health#@{sim_tenant.domain}"
-    try:
-        user = system_user_add(actor=None, username=name, password="pw")
-    except Exception:  # refused outright: nothing was fetched
-        return
+    user = SystemUser.objects.create(
+        username=f"x/../../../_sim/health#@{sim_tenant.domain}",
+        password_encrypted=crypto.encrypt("pw"),
+    )
     system_user_check(user)
+    user.refresh_from_db()
+    assert user.status == SystemUser.Status.FAILED
+    assert "not plain" in user.status_detail
     paths = [call["path"] for call in graphsim.control.calls(since=since)]
-    # Every identity call the check made is recorded; a call to /_sim/ is not.
-    assert any(path.startswith("/common/userrealm/") for path in paths), paths
+    assert not [path for path in paths if path.startswith("/_sim")], paths
 
 
 def test_the_user_realm_call_is_recorded_for_an_ordinary_name(sim_account, graphsim, sim_tenant):

@@ -1,5 +1,7 @@
 """Tasks only the test worker loads (via --include), to exercise the job machinery."""
 
+import time
+
 from celery import shared_task
 
 from integrations.jobs import JobContext, tracked_job
@@ -21,3 +23,10 @@ def explode(ctx: JobContext, *, message: str) -> None:
     ctx.set_total(2)
     ctx.advance()
     raise RuntimeError(message)
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@tracked_job
+def sleep_for(ctx: JobContext, *, seconds: float) -> None:
+    """A job that takes a while without reporting progress (a long Graph call)."""
+    time.sleep(seconds)
