@@ -120,7 +120,10 @@ def test_failed_delivery_is_retried(
     system_user.graph.post("/subscriptions", body_for(webhook, watched, encryption_key))
     webhook.mode = "error"
     graphsim.control.set_presence(sim_tenant.tenant_id, watched[0], "Busy", "InACall")
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not [d for d in graphsim.control.deliveries() if d["url"] == webhook.url]:
+        assert time.monotonic() < deadline, "no delivery attempt within 10 s"
+        time.sleep(0.05)
     webhook.mode = "echo"
     assert len(webhook.wait_for(1, timeout=10)) == 1
     attempts = [d for d in graphsim.control.deliveries() if d["url"] == webhook.url]
