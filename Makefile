@@ -58,7 +58,7 @@ bench: install
 
 # Both presence directions under load, then every agent checked against its rule: 5,000
 # agents, 100 agent events/s and 50 Teams changes/s for 60 s (bounded; exits 1 on any lost
-# event or mismatch). Shorter: make soak SOAK_ARGS="--agents 500 --seconds 10".
+# event, refusal, dead delivery or mismatch, or a rate below 95% of the one asked). Shorter: make soak SOAK_ARGS="--agents 500 --seconds 10".
 .PHONY: soak
 soak: install
 	$(PY) -m bench.soak $(SOAK_ARGS)

@@ -7,8 +7,9 @@ POST /api/v1/agent-events. The other half from Teams: presence changes
 through the simulator's control API. When the sending stops and the work has
 drained, every agent must show what the rule says: the ACD-driven ones in
 Teams (read from the simulator), the Teams-driven ones at the ACD (the newest
-delivery the receiver got). Prints the counts and exits 1 on any loss or
-mismatch (2 when the run itself could not be set up).
+delivery the receiver got). Prints the counts and the rates achieved next to
+the asked ones, and exits 1 on any loss or mismatch, or when a rate fell short
+(2 when the run itself could not be set up).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-SETTLE_SECONDS = 180.0
+# A bound, not a wait: the run goes on as soon as the work has drained. The worker applies
+# what the senders queued at the rate the simulator answers Graph calls, which on a busy
+# 2-core box is well below the sending rate, so draining can take minutes.
+SETTLE_SECONDS = 600.0
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +54,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--settle",
         type=float,
         default=SETTLE_SECONDS,
-        help="seconds to wait for the work to drain (default 180)",
+        help="seconds to wait at most for the work to drain (default 600)",
     )
     parser.add_argument("--seed", type=int, default=7, help="random seed of the traffic")
     return parser.parse_args(argv)  # fmt: skip
@@ -104,8 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         harness = Harness(sim, log_dir, args.agents)
         try:
             started = time.monotonic()
-            running = harness.ensure()
-            running.ensure_worker()
+            try:
+                running = harness.ensure()
+                running.ensure_worker()
+            except Exception as exc:  # any setup failure means there is no run to report
+                print(f"soak: could not set up: {exc}", file=sys.stderr)
+                return 2
             print(f"soak: {args.agents:,} agents set up in {time.monotonic() - started:.0f} s",
                   file=sys.stderr, flush=True)  # fmt: skip
             outcome = soak_run.run(running, args)

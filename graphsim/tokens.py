@@ -32,7 +32,7 @@ def sts_issuer(tenant_id: str) -> str:
 def sign(key: SigningKey, claims: dict[str, Any]) -> str:
     """Sign ``claims`` with the simulator key (``kid``/``x5t`` in the header)."""
     return jwt.encode(
-        claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid, "x5t": key.kid}
+        claims, key.private_key, algorithm="RS256", headers={"kid": key.kid, "x5t": key.kid}
     )
 
 
