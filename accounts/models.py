@@ -16,7 +16,9 @@ class DirectoryUser(models.Model):
         CHANGED = "changed", "Removed from scope (soft-deleted)"
         DELETED = "deleted", "Deleted permanently"
 
-    graph_id = models.CharField(max_length=64, unique=True)
+    # Unique through Meta.constraints, not unique=True: on PostgreSQL that would add a
+    # second, pattern-ops (LIKE) index that no query uses and every sync upsert maintains.
+    graph_id = models.CharField(max_length=64)
     display_name = models.CharField(max_length=256, blank=True)
     mail = models.CharField(max_length=320, blank=True)
     user_principal_name = models.CharField(max_length=320, blank=True)
@@ -37,10 +39,22 @@ class DirectoryUser(models.Model):
     class Meta:
         ordering = ["display_name", "id"]
         permissions = [("sync_directory", "Can start a directory sync")]
+        constraints = [
+            models.UniqueConstraint(fields=["graph_id"], name="directoryuser_graph_id_unique")
+        ]
+        # Only what a query reads; every index here is maintained on each sync upsert.
+        # Matching by address runs in Python over the whole directory, and searches are
+        # substring matches no B-tree serves.
         indexes = [
-            models.Index(Lower("mail"), name="directoryuser_mail_lower"),
-            models.Index(Lower("user_principal_name"), name="directoryuser_upn_lower"),
+            # The directory page's order.
             models.Index(fields=["display_name"]),
+            # The few users no longer current, for the mapping screen's status filters.
+            # Partial: enabled users, nearly all of them, never enter it.
+            models.Index(
+                fields=["id"],
+                name="directoryuser_not_current",
+                condition=models.Q(account_enabled=False) | ~models.Q(removed_reason=""),
+            ),
         ]
 
     def __str__(self) -> str:

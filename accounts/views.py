@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Func, Max, OuterRef, Q, StringAgg, Subquery, Value
+from django.db.models import Count, Func, Max, OuterRef, Q, QuerySet, StringAgg, Subquery, Value
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,16 +34,7 @@ def _selection(form: MappingFilterForm) -> Q:
         selected &= Q(business_unit=data["business_unit"])
     query = data["q"].strip()
     if query:
-        # The UPN is two joins away: one subquery reads it instead of joining every agent.
-        by_upn = AgentMapping.objects.filter(
-            directory_user__user_principal_name__icontains=query
-        ).values("agent_id")
-        selected &= (
-            Q(name__icontains=query)
-            | Q(email__icontains=query)
-            | Q(external_id=query)
-            | Q(pk__in=by_upn)
-        )
+        selected &= Q(pk__in=_search_matches(query))
     status = data["status"]
     if status == "ambiguous":
         selected &= Q(mapping__isnull=True, automap_status=MatchStatus.AMBIGUOUS)
@@ -54,12 +45,35 @@ def _selection(form: MappingFilterForm) -> Q:
     return selected
 
 
+def _search_matches(query: str) -> QuerySet:
+    """Ids of the agents whose name or email contains ``query``, whose external id is
+    ``query``, or whose Teams user's UPN contains it.
+
+    One select per column, united, rather than one OR over the agents: each part reads
+    only its own matches through its own index (on PostgreSQL the trigram indexes of
+    migration 0004), where the OR made the database test every agent.
+    """
+    agents = Agent.objects.order_by()
+    by_upn = AgentMapping.objects.filter(directory_user__user_principal_name__icontains=query)
+    return (
+        agents.filter(name__icontains=query)
+        .values("pk")
+        .union(
+            agents.filter(email__icontains=query).values("pk"),
+            agents.filter(external_id=query).values("pk"),
+            by_upn.order_by().values("agent_id"),
+        )
+    )
+
+
 class _AgentPages:
     """The selected agents as the paginator sees them: a count already known, and pages
     read in two steps so that the joins for display touch one page, not every agent.
 
     A page is the ids of its agents in screen order (LIMIT/OFFSET over the agents alone),
-    then those agents with their unit, mapping, directory user and teams.
+    then those agents with their unit, mapping, directory user and teams. A page in the
+    second half is counted from the end, in reverse order: the database then keeps the
+    few rows up to that page instead of sorting every selected agent to skip most of them.
     """
 
     ordered = True
@@ -75,7 +89,12 @@ class _AgentPages:
         return self._count
 
     def __getitem__(self, window: slice) -> list[Agent]:
-        ids = Agent.objects.filter(self._selected).order_by("name", "id").values("pk")[window]
+        start, stop = window.start or 0, window.stop
+        order = ("name", "id")
+        if start > self._count - stop:
+            start, stop = max(self._count - stop, 0), self._count - start
+            order = ("-name", "-id")
+        ids = Agent.objects.filter(self._selected).order_by(*order).values("pk")[start:stop]
         agents = (
             Agent.objects.filter(pk__in=ids)
             .select_related("business_unit", "mapping__directory_user")

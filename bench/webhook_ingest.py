@@ -9,11 +9,16 @@ gunicorn with 1 and with 50 notifications per POST; the floor is a bare view
 answering 202 (bench/wsgi.py) in the same gunicorn, driven by the same
 generator with the same bodies in the same run. No worker runs meanwhile: the
 queued tasks are counted and dropped.
+
+Besides the rates, each run reports the CPU time gunicorn's workers spent per
+POST (from /proc): on a machine shared with other jobs the rates move with their
+load, while the CPU per POST, webhook against floor, hardly does.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from itertools import cycle
 from pathlib import Path
 
@@ -99,16 +104,39 @@ def bodies(sim: Simulator, tenant_id: str, client_id: str, size: int) -> list[by
     ]
 
 
-def _drive(url: str, requests: list[bytes], size: int) -> loadgen.LoadResult:
-    return loadgen.run(
+def _web_cpu_seconds(stack: Stack) -> float:
+    """CPU time (user + system) used so far by gunicorn's workers; NaN without /proc."""
+    total = 0.0
+    try:
+        for process in stack.processes:
+            if process.name != "web":
+                continue
+            pid = process.popen.pid
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            for child in children:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _drive(
+    stack: Stack, url: str, requests: list[bytes], size: int
+) -> tuple[loadgen.LoadResult, float]:
+    """The load result and the web workers' CPU seconds spent meanwhile."""
+    before = _web_cpu_seconds(stack)
+    result = loadgen.run(
         url, requests, connections=CONNECTIONS, max_requests=MAX_REQUESTS[size],
         seconds=RUN_SECONDS,
     )  # fmt: skip
+    return result, _web_cpu_seconds(stack) - before
 
 
-def _figures(result: loadgen.LoadResult, size: int) -> dict[str, float]:
+def _figures(result: loadgen.LoadResult, cpu_seconds: float, size: int) -> dict[str, float]:
     latencies = result.latencies or [float("nan")]
     return {
+        "cpu_ms_per_post": cpu_seconds * 1000 / result.ok if result.ok else float("nan"),
         "notifications_per_s": result.ok * size / result.elapsed,
         "requests_per_s": result.ok / result.elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
@@ -137,9 +165,9 @@ def measure(sim: Simulator, stack: Stack, tenant_id: str, client_id: str) -> lis
         stack.purge()
         hook_runs, floor_runs, queued, accepted = [], [], 0, 0
         for _ in range(RUNS):
-            floor_runs.append(_figures(_drive(floor_url, floor_requests, size), size))
-            result = _drive(hook_url, hook_requests, size)
-            hook_runs.append(_figures(result, size))
+            floor_runs.append(_figures(*_drive(stack, floor_url, floor_requests, size), size))
+            result, cpu_seconds = _drive(stack, hook_url, hook_requests, size)
+            hook_runs.append(_figures(result, cpu_seconds, size))
             accepted += result.ok
             # One task per accepted POST, whatever its size.
             queued += stack.purge()
@@ -157,6 +185,8 @@ def measure(sim: Simulator, stack: Stack, tenant_id: str, client_id: str) -> lis
             f"({hook['requests_per_s']:,.0f} POSTs/s); p50 {hook['p50_ms']:.1f} ms, "
             f"p99 {hook['p99_ms']:.1f} ms; floor {floor['notifications_per_s']:,.0f}/s "
             f"(p99 {floor['p99_ms']:.1f} ms) = {ratio:.2f}x; "
+            f"CPU per POST {hook['cpu_ms_per_post']:.2f} ms, floor "
+            f"{floor['cpu_ms_per_post']:.2f} ms; "
             f"{queued:,} tasks queued for {accepted:,} accepted POSTs"
         )
         rows.append(

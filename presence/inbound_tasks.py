@@ -3,7 +3,7 @@
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
 
-from presence import acd_delivery, teams_to_acd
+from presence import acd_delivery, teams_to_acd, webhook_broker
 
 __all__ = ["acd_deliver", "acd_deliveries_retry", "notifications_process"]
 
@@ -18,8 +18,22 @@ class ItemsTask(Task):
     def apply_async(self, args=None, kwargs=None, **options):
         items = (kwargs or {}).get("items")
         if isinstance(items, list):
-            options.setdefault("kwargsrepr", f"{{'items': <{len(items)} items>}}")
+            options.setdefault("kwargsrepr", _items_repr(items))
         return super().apply_async(args, kwargs, **options)
+
+    def delay(self, *args, **kwargs):
+        """Queue the task; ``delay(items=[...])`` in one broker round trip on Redis
+        (presence/webhook_broker.py: the webhook calls this for every POST)."""
+        items = kwargs.get("items")
+        if not args and len(kwargs) == 1 and isinstance(items, list):
+            task_id = webhook_broker.task_send(self, kwargs, kwargsrepr=_items_repr(items))
+            if task_id is not None:
+                return self.AsyncResult(task_id)
+        return super().delay(*args, **kwargs)
+
+
+def _items_repr(items: list) -> str:
+    return f"{{'items': <{len(items)} items>}}"
 
 
 @shared_task(

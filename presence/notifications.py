@@ -139,6 +139,15 @@ def _b64(value: Any, name: str) -> bytes:
         ) from None
 
 
+# RSA-OAEP with SHA-1, as Graph wraps each notification's key (built once: it is
+# the same for every item).
+_GRAPH_OAEP = asym_padding.OAEP(
+    mgf=asym_padding.MGF1(algorithm=hashes.SHA1()),  # noqa: S303 - Graph's choice
+    algorithm=hashes.SHA1(),  # noqa: S303
+    label=None,
+)
+
+
 def decrypt_content(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str, Any]:
     """The resource a rich notification carries, after checking its signature.
 
@@ -153,19 +162,12 @@ def decrypt_content(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str,
     data = _b64(encrypted.get("data"), "data")
     signature = _b64(encrypted.get("dataSignature"), "dataSignature")
     try:
-        key = private_key.decrypt(
-            data_key,
-            asym_padding.OAEP(
-                mgf=asym_padding.MGF1(algorithm=hashes.SHA1()),  # noqa: S303 - Graph's choice
-                algorithm=hashes.SHA1(),  # noqa: S303
-                label=None,
-            ),
-        )
+        key = private_key.decrypt(data_key, _GRAPH_OAEP)
     except ValueError:
         raise NotificationRejected(Reason.UNDECRYPTABLE, "dataKey does not open") from None
     if len(key) != 32:
         raise NotificationRejected(Reason.UNDECRYPTABLE, "the symmetric key is not 32 bytes")
-    expected = hmac.new(key, data, hashlib.sha256).digest()
+    expected = hmac.digest(key, data, "sha256")
     if not hmac.compare_digest(expected, signature):
         raise NotificationRejected(Reason.BAD_SIGNATURE, "dataSignature does not match")
     if not data or len(data) % 16:
@@ -281,6 +283,58 @@ class SigningKeys:
             return keys.get(kid)
 
 
+class VerifiedTokens:
+    """Validation tokens that passed every check, remembered until they expire.
+
+    Graph sends the same token with every POST for about an hour, and checking its
+    signature and claims was the webhook's largest cost after decryption. Only a
+    token that passed is remembered, under a hash of the token and of what it was
+    checked against (keys URL, client id, tenant), so a token checked for another
+    app or tenant is checked again; it is honoured until ``exp`` plus the same
+    leeway jwt.decode allows, then checked again (and refused as expired). At most
+    ``max_entries`` are kept. Thread-safe.
+    """
+
+    def __init__(self, *, max_entries: int = 1024, clock: Callable[[], float] = time.time) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._until: dict[bytes, float] = {}
+
+    @staticmethod
+    def _key(token: str, context: tuple[str, ...]) -> bytes:
+        return hashlib.sha256("\n".join((*context, token)).encode(errors="surrogatepass")).digest()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+    def known(self, token: str, context: tuple[str, ...]) -> bool:
+        """True when ``token`` passed for ``context`` and has not expired since."""
+        key = self._key(token, context)
+        with self._lock:
+            until = self._until.get(key)
+            if until is None:
+                return False
+            if self.clock() < until:
+                return True
+            del self._until[key]
+            return False
+
+    def add(self, token: str, context: tuple[str, ...], expires_at: float) -> None:
+        now = self.clock()
+        until = expires_at + TOKEN_LEEWAY_SECONDS
+        if until <= now:
+            return
+        with self._lock:
+            if len(self._until) >= self.max_entries:
+                for key in [key for key, kept in self._until.items() if kept <= now]:
+                    del self._until[key]
+                if len(self._until) >= self.max_entries:
+                    self._until.clear()
+            self._until[self._key(token, context)] = until
+
+
 def validation_tokens_check(
     tokens: list[Any],
     *,
@@ -288,18 +342,28 @@ def validation_tokens_check(
     keys_url: str,
     client_id: str,
     tenant_id: str | None,
+    verified: VerifiedTokens | None = None,
 ) -> None:
     """Every token must be genuine: signed by the identity platform, for our app
     (``aud``), issued to Graph's notification publisher, not expired, from our
     tenant (when ``tenant_id`` is a GUID). An empty list fails.
+
+    With ``verified``, a token that passed before (for the same keys URL, client
+    and tenant) and has not expired is not checked again; one that passes now is
+    added.
 
     Raises NotificationRejected(BAD_VALIDATION_TOKEN), or KeysUnavailable when
     the signing keys cannot be read (then nothing can be decided).
     """
     if not tokens or len(tokens) > MAX_VALIDATION_TOKENS:
         raise NotificationRejected(Reason.BAD_VALIDATION_TOKEN, "no validation tokens")
+    context = (keys_url, client_id, tenant_id or "")
     for token in tokens:
-        _token_check(token, keys, keys_url, client_id, tenant_id)
+        if verified is not None and isinstance(token, str) and verified.known(token, context):
+            continue
+        expires_at = _token_check(token, keys, keys_url, client_id, tenant_id)
+        if verified is not None:
+            verified.add(token, context, expires_at)
 
 
 def _unverified_header(token: str) -> dict[str, Any] | None:
@@ -320,7 +384,9 @@ def _unverified_header(token: str) -> dict[str, Any] | None:
 
 def _token_check(
     token: Any, keys: SigningKeys, keys_url: str, client_id: str, tenant_id: str | None
-) -> None:
+) -> float:
+    """Check one token; returns its ``exp`` (seconds since the epoch)."""
+
     def bad(detail: str) -> NotificationRejected:
         return NotificationRejected(Reason.BAD_VALIDATION_TOKEN, detail)
 
@@ -363,3 +429,4 @@ def _token_check(
         raise bad("a validation token has an unexpected issuer")
     if tenant_id and _GUID_RE.match(tenant_id) and tid != tenant_id.lower():
         raise bad("a validation token is for another tenant")
+    return float(claims["exp"])
