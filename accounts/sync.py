@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -69,8 +70,14 @@ def _fields_of(item: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def page_apply(items: list[dict[str, Any]], *, seen_at: datetime) -> PageOutcome:
+def page_apply(
+    items: list[dict[str, Any]], *, seen_at: datetime, page_text: str = ""
+) -> PageOutcome:
     """Upsert one delta page and mark its removed users, in a constant number of queries.
+
+    ``page_text`` is the page as Graph sent it (its ``value`` holding ``items``):
+    when every item is a whole user seen once, PostgreSQL reads the users from it
+    directly instead of from the items encoded again.
 
     Side effects: inserts new users, updates the columns Graph sent for known
     ones (clearing any removed mark) and marks removed ones; never deletes.
@@ -93,7 +100,13 @@ def page_apply(items: list[dict[str, Any]], *, seen_at: datetime) -> PageOutcome
     groups: dict[frozenset[str], list[dict[str, Any]]] = {}
     for item in present.values():
         groups.setdefault(_GRAPH_PROPERTIES.intersection(item), []).append(item)
-    upsert = _upsert_postgresql if connection.vendor == "postgresql" else _upsert_models
+    if connection.vendor != "postgresql":
+        upsert = _upsert_models
+    elif page_text and len(groups) == 1 and len(present) == len(items):
+        # A full sync's page: nothing removed, no repeats, the same properties throughout.
+        upsert = functools.partial(_upsert_postgresql, page_text=page_text)
+    else:
+        upsert = _upsert_postgresql
     outcome.created = sum(upsert(group, sent, seen_at=seen_at) for sent, group in groups.items())
     outcome.updated = len(present) - outcome.created
 
@@ -106,23 +119,39 @@ def page_apply(items: list[dict[str, Any]], *, seen_at: datetime) -> PageOutcome
     return outcome
 
 
-def _upsert_postgresql(items: list[dict[str, Any]], sent: frozenset[str], *, seen_at) -> int:
+def _upsert_postgresql(
+    items: list[dict[str, Any]], sent: frozenset[str], *, seen_at, page_text: str = ""
+) -> int:
     """Insert or update users that all carry the properties ``sent``, in one statement.
 
     The Graph items travel as one JSON document that PostgreSQL reads as rows
-    (``json_to_recordset``): no model object and no per-value work in Python, which
-    at 50,000 users was most of the sync. Null or unsent properties take their empty
-    value on insert; an existing user keeps the columns Graph did not send. Returns
-    how many users were new.
+    (``jsonb_to_recordset``): no model object and no per-value work in Python, which
+    at 50,000 users was most of the sync. With ``page_text`` (all of ``items`` are
+    its ``value``) that document is Graph's own page, not ``items`` encoded again.
+    Null or unsent properties take their empty value on insert; an existing user
+    keeps the columns Graph did not send. Returns how many users were new.
     """
     now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(sent), [seen_at, now, now, json.dumps(items)])
+    document = page_text or json.dumps(items)
+    with _bound_cursor() as cursor:
+        cursor.execute(_upsert_sql(sent, bool(page_text)), [seen_at, now, now, document])
         return sum(1 for (inserted,) in cursor.fetchall() if inserted)
 
 
+def _bound_cursor():
+    """A cursor on Django's connection (same transaction, same query log) that sends its
+    parameters apart from the statement. Django's default cursor binds on the client:
+    it escapes a page's megabyte of JSON into the SQL text, which cost our process
+    about 4 ms a page."""
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)
+
+
 @functools.cache
-def _upsert_sql(sent: frozenset[str]) -> str:
+def _upsert_sql(sent: frozenset[str], whole_page: bool = False) -> str:
     """The upsert statement for users carrying the properties ``sent`` (PostgreSQL)."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(name) for name, _ in PROPERTIES.values())
@@ -136,12 +165,13 @@ def _upsert_sql(sent: frozenset[str]) -> str:
         for prop, (name, _) in PROPERTIES.items()
         if prop in sent
     )
+    source = "(%s::jsonb) -> 'value'" if whole_page else "%s::jsonb"
     # Identifiers and literals come from PROPERTIES only; every value is a parameter.
     return (
         f"INSERT INTO {quote(DirectoryUser._meta.db_table)} (graph_id, {columns}, "  # noqa: S608
         "last_seen_at, removed_reason, removed_at, created_at, updated_at) "
         f"SELECT u.id, {values}, %s, '', NULL, %s, %s "
-        f"FROM json_to_recordset(%s::json) AS u(id text, {record}) "
+        f"FROM jsonb_to_recordset({source}) AS u(id text, {record}) "
         f"ON CONFLICT (graph_id) DO UPDATE SET {updates}last_seen_at = EXCLUDED.last_seen_at, "
         "removed_reason = '', removed_at = NULL "
         # xmax is 0 only on a freshly inserted row: how PostgreSQL tells insert from update.
@@ -178,6 +208,18 @@ def _upsert_models(items: list[dict[str, Any]], sent: frozenset[str], *, seen_at
     return len(ids) - existing
 
 
+def _commit_without_flush_wait() -> None:
+    """Let this page's transaction commit without waiting for the WAL flush (PostgreSQL).
+
+    Safe here: a page and the link to the next one commit together, so a crash
+    that loses the last fraction of a second loses both, and the next run
+    fetches those pages again (upserts are idempotent).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def directory_sync_run(*, ctx: JobContext | None = None) -> DirectorySyncState:
     """Run one directory sync round against Graph and persist it page by page.
 
@@ -206,7 +248,8 @@ def directory_sync_run(*, ctx: JobContext | None = None) -> DirectorySyncState:
             # Graph serves the next page while this one is written: the two waits overlap.
             delta.prefetch()
             with transaction.atomic():
-                outcome = page_apply(page.items, seen_at=timezone.now())
+                _commit_without_flush_wait()
+                outcome = page_apply(page.items, seen_at=timezone.now(), page_text=page.text)
                 state.resume_link = page.next_link or ""
                 if page.delta_link:
                     state.delta_link = page.delta_link

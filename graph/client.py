@@ -55,6 +55,9 @@ class DeltaPage:
     items: list[dict[str, Any]]
     delta_link: str | None
     next_link: str | None
+    # The page as Graph sent it (JSON text), for a consumer that hands ``value`` on
+    # as JSON again (accounts/sync.py gives it to PostgreSQL) without re-encoding it.
+    text: str = ""
 
 
 def _json(response: requests.Response) -> Any:
@@ -163,12 +166,22 @@ class GraphClient:
         InvalidToken, PermissionDenied, NotFound, Conflict, Throttled,
         Unavailable or InvalidRequest.
         """
-        method = method.upper()
+        return self._request(method.upper(), path_or_url, params, json, headers)[0]
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        headers: dict[str, str] | None,
+    ) -> tuple[dict[str, Any] | None, requests.Response]:
+        """:meth:`request`, also giving back the response it read the body from."""
         response = self._send(method, self.url(path_or_url), params, json, headers)
         if response.status_code >= 400:
             raise self._error(response)
         if response.status_code == 204 or not response.content:
-            return None
+            return None, response
         body = _json(response)
         if not isinstance(body, dict):
             raise InvalidRequest(
@@ -176,7 +189,7 @@ class GraphClient:
                 status=response.status_code,
                 request_id=response.headers.get("request-id", ""),
             )
-        return body
+        return body, response
 
     def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """GET; see :meth:`request`."""
@@ -222,11 +235,13 @@ class GraphClient:
         headers = {"Prefer": f"odata.maxpagesize={page_size}"} if page_size else None
         url: str | None = path_or_delta_link
         while url is not None:
-            body = self.request("GET", url, params=params, headers=headers) or {}
+            body, response = self._request("GET", url, params, None, headers)
+            body = body or {}
             page = DeltaPage(
                 items=list(body.get("value") or []),
                 delta_link=body.get("@odata.deltaLink"),
                 next_link=body.get("@odata.nextLink"),
+                text=response.text if body else "",
             )
             yield page
             url, params = page.next_link, None

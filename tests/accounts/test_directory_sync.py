@@ -1,6 +1,7 @@
 """The directory sync (accounts.sync, accounts.tasks) against the simulator over
 HTTPS, and the directory page that shows its result."""
 
+import json
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -559,3 +560,39 @@ def test_a_sync_schedule_out_of_range_is_refused(administrator_client, minutes):
 
     assert "Choose between 5 minutes and 7 days, or 0 for never." in response.content.decode()
     assert sync_state().interval_minutes == 60
+
+
+def _page_text(items: list[dict]) -> str:
+    return json.dumps({"@odata.context": "users(displayName)/delta", "value": items})
+
+
+def test_a_whole_page_is_read_from_graphs_own_text_as_from_its_items(db):
+    users = [{"id": f"whole-{i}", **{prop: None for prop in COMPARED}} for i in range(3)]
+    users[0].update(displayName="Zoë Ünal", businessPhones=["+49 30 1"], accountEnabled=False)
+    users[1].update(otherMails=["a@x.example"], mail="b@x.example")
+
+    outcome = page_apply(users, seen_at=timezone.now(), page_text=_page_text(users))
+
+    assert (outcome.created, outcome.updated) == (3, 0)
+    first = DirectoryUser.objects.get(graph_id="whole-0")
+    assert (first.display_name, first.business_phones, first.account_enabled) == (
+        "Zoë Ünal",
+        ["+49 30 1"],
+        False,
+    )
+    second = DirectoryUser.objects.get(graph_id="whole-1")
+    assert (second.mail, second.other_mails) == ("b@x.example", ["a@x.example"])
+    assert second.job_title == ""
+
+
+def test_a_page_repeating_a_user_keeps_the_last_item_even_with_the_pages_text(db):
+    # One statement cannot insert the same user twice; such a page goes by its items.
+    items = [
+        {"id": "twice", "displayName": "First"},
+        {"id": "twice", "displayName": "Second"},
+    ]
+
+    outcome = page_apply(items, seen_at=timezone.now(), page_text=_page_text(items))
+
+    assert outcome.created == 1
+    assert DirectoryUser.objects.get(graph_id="twice").display_name == "Second"
