@@ -83,6 +83,12 @@ def page_apply(
     ones (clearing any removed mark) and marks removed ones; never deletes.
     Raises the database's errors (e.g. a value longer than its column).
     """
+    if page_text and connection.vendor == "postgresql" and _whole_users(items):
+        sent = _GRAPH_PROPERTIES.intersection(items[0])
+        created = _upsert_postgresql(items, sent, seen_at=seen_at, page_text=page_text)
+        graph_ids = [item["id"] for item in items]
+        return PageOutcome(created=created, updated=len(items) - created, graph_ids=graph_ids)
+
     outcome = PageOutcome()
     removed: dict[str, str] = {}
     present: dict[str, dict[str, Any]] = {}
@@ -100,13 +106,7 @@ def page_apply(
     groups: dict[frozenset[str], list[dict[str, Any]]] = {}
     for item in present.values():
         groups.setdefault(_GRAPH_PROPERTIES.intersection(item), []).append(item)
-    if connection.vendor != "postgresql":
-        upsert = _upsert_models
-    elif page_text and len(groups) == 1 and len(present) == len(items):
-        # A full sync's page: nothing removed, no repeats, the same properties throughout.
-        upsert = functools.partial(_upsert_postgresql, page_text=page_text)
-    else:
-        upsert = _upsert_postgresql
+    upsert = _upsert_postgresql if connection.vendor == "postgresql" else _upsert_models
     outcome.created = sum(upsert(group, sent, seen_at=seen_at) for sent, group in groups.items())
     outcome.updated = len(present) - outcome.created
 
@@ -117,6 +117,21 @@ def page_apply(
         )
     outcome.graph_ids = [*present, *removed]
     return outcome
+
+
+def _whole_users(items: list[dict[str, Any]]) -> bool:
+    """True for a full sync's page: users only (nothing removed), each once, all
+    carrying the same properties, so one statement can read them as Graph sent them."""
+    if not items:
+        return False
+    first = items[0].keys()
+    ids = {item.get("id") for item in items}
+    return (
+        "@removed" not in first
+        and len(ids) == len(items)
+        and all(isinstance(graph_id, str) and graph_id for graph_id in ids)
+        and all(item.keys() == first for item in items)
+    )
 
 
 def _upsert_postgresql(
