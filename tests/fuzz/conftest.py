@@ -14,16 +14,13 @@ import ipaddress
 import json
 import ssl
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from amqp.exceptions import ChannelError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -33,12 +30,12 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from config.celery import app as celery_app
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey
-from presence import inbound_tasks, subscription_tasks, webhook
+from presence import webhook
 from tests.factories import TEST_PASSWORD, AdministratorFactory
 from tests.presence.support_webhook import TokenSigner
+from tests.support.task_queue import task_queue_fixture  # noqa: F401 - the real broker
 
 
 @pytest.fixture(autouse=True)
@@ -96,71 +93,6 @@ def api_key(db) -> str:
     """A key holding every scope, as the contact center would use it."""
     _key, raw = api_key_create(actor=None, name="Fuzzer", scopes=ApiKey.Scope.values)
     return raw
-
-
-# --- the real broker -------------------------------------------------------------------
-
-
-@dataclass
-class TaskQueue:
-    """A queue of the real broker (Redis, or the filesystem transport) that only this
-    test reads.
-
-    The webhook's tasks are routed here (their ``queue`` option), so a Celery
-    worker the session may have started never consumes them and the test reads
-    exactly what the webhook handed over, through kombu as a worker would.
-    """
-
-    name: str
-    queue: Any
-    received: list[tuple[str, list[Any], dict[str, Any]]] = field(default_factory=list)
-
-    def messages(self) -> list[tuple[str, list[Any], dict[str, Any]]]:
-        """(task name, args, kwargs) of every message since the last clear, oldest first."""
-        try:
-            waiting = self.queue.qsize()
-        except ChannelError:  # Redis drops a list once it is empty: nothing is waiting
-            waiting = 0
-        for _message in range(waiting):
-            message = self.queue.get(timeout=5)
-            args, kwargs, _embed = message.decode()
-            self.received.append((message.headers["task"], args, kwargs))
-            message.ack()
-        return list(self.received)
-
-    def notification_items(self) -> list[dict[str, Any]]:
-        return [
-            item
-            for task, _args, kwargs in self.messages()
-            if task.endswith("notifications_process")
-            for item in kwargs["items"]
-        ]
-
-    def lifecycle_events(self) -> list[tuple[str, str]]:
-        return [
-            (args[0], args[1])
-            for task, args, _kwargs in self.messages()
-            if task.endswith("subscription_lifecycle")
-        ]
-
-    def clear(self) -> None:
-        self.messages()
-        self.received.clear()
-
-
-@pytest.fixture
-def task_queue(monkeypatch) -> Iterator[TaskQueue]:
-    name = f"ccbridge-fuzz-{uuid.uuid4().hex[:12]}"
-    for task in (inbound_tasks.notifications_process, subscription_tasks.subscription_lifecycle):
-        monkeypatch.setattr(task, "queue", name, raising=False)
-        monkeypatch.setattr(task, "_exec_options", None, raising=False)
-    with celery_app.connection_for_read() as connection:
-        simple = connection.SimpleQueue(name, serializer="json")
-        queue = TaskQueue(name=name, queue=simple)
-        yield queue
-        queue.clear()
-        simple.queue.delete()
-        simple.close()
 
 
 # --- the identity platform's signing keys, over real HTTP -----------------------------

@@ -22,6 +22,7 @@ from tests.presence.support_webhook import (
     mapped_agent,
     signature_valid,
 )
+from tests.support.task_queue import own_queue
 
 Status = AcdDelivery.Status
 
@@ -210,12 +211,12 @@ def dead(agent) -> AcdDelivery:
 def test_replay_gives_a_dead_letter_fresh_attempts(
     agent, endpoint, acd_receiver, administrator, monkeypatch, django_capture_on_commit_callbacks
 ):
-    sent = []
-    monkeypatch.setattr(inbound_tasks.acd_deliver, "delay", lambda pk: sent.append(pk))
     one, other = dead(agent), dead(agent)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert acd_delivery.deliveries_replay(actor=administrator, delivery_ids=[one.pk]) == 1
-    assert sent == [one.pk]
+    with own_queue(monkeypatch, inbound_tasks.acd_deliver) as queue:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert acd_delivery.deliveries_replay(actor=administrator, delivery_ids=[one.pk]) == 1
+        sent = [args for _task, args, _kwargs in queue.messages()]
+    assert sent == [[one.pk]]
     one, other = reload(one), reload(other)
     assert (one.status, one.attempts, one.last_error) == (Status.PENDING, 0, "")
     assert other.status == Status.DEAD

@@ -2,6 +2,7 @@
 request after commit, and an event travelling through the real worker to Teams."""
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -27,6 +28,7 @@ from tests.presence.outbound_support import (
     sim_calls,
     sim_presence,
 )
+from tests.support.task_queue import TaskQueue, own_queue
 
 PROBLEM = "application/problem+json"
 
@@ -42,11 +44,10 @@ def agents(unit) -> list[Agent]:
 
 
 @pytest.fixture
-def enqueued(monkeypatch) -> list[dict]:
-    """The task calls made on commit, instead of sending them to the broker."""
-    sent: list[dict] = []
-    monkeypatch.setattr(agent_events_apply, "delay", lambda **kwargs: sent.append(kwargs))
-    return sent
+def enqueued(monkeypatch) -> Iterator[TaskQueue]:
+    """The apply tasks sent on commit, on a queue of the real broker only this test reads."""
+    with own_queue(monkeypatch, agent_events_apply) as queue:
+        yield queue
 
 
 def _problem(response, status: int) -> dict:
@@ -73,7 +74,9 @@ def test_events_are_stored_and_one_task_is_sent_after_commit(
 
     assert response.status_code == 202, response.content
     assert response.json() == {"accepted": 3, "duplicates": 0}
-    assert enqueued == [{"agent_ids": sorted([agents[0].pk, agents[1].pk])}]
+    assert enqueued.kwargs_of("agent_events_apply") == [
+        {"agent_ids": sorted([agents[0].pk, agents[1].pk])}
+    ]
     stored = AgentEvent.objects.get(agent=agents[1], sequence=7)
     assert (stored.state, stored.interaction, stored.occurred_at) == ("working", "none", occurred)
     assert stored.received_at is not None and stored.processed_at is None
@@ -134,7 +137,7 @@ def test_every_problem_is_reported_with_its_path_and_nothing_is_stored(api, agen
         "events[3].reason_code": "Only unavailable takes a reason code, not working.",
     }
     assert AgentEvent.objects.count() == 0
-    assert enqueued == []
+    assert enqueued.messages() == []
 
 
 def test_a_reason_code_of_another_unit_is_refused(api, agents, other_unit, enqueued):

@@ -12,13 +12,13 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from presence import inbound_tasks
 from presence.webhook_counters import counters_add
 from tests.presence.support_webhook import (
     counter,
     graphish_fixture,  # noqa: F401
     token_signer_fixture,  # noqa: F401
 )
+from tests.support.task_queue import task_queue_fixture  # noqa: F401
 
 USERS = [f"6e0c2a4b-1f3d-4c5e-8a9b-0c1d2e3f4a{n:02d}" for n in range(8)]
 THREADS = 8
@@ -60,15 +60,7 @@ def test_counts_added_by_many_threads_at_once_are_all_in_the_table():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_genuine_posts_are_each_counted_and_queued_once(graphish, monkeypatch):
-    queued: list[dict] = []
-    lock = threading.Lock()
-
-    def delay(*, items):
-        with lock:
-            queued.extend(items)
-
-    monkeypatch.setattr(inbound_tasks.notifications_process, "delay", delay)
+def test_concurrent_genuine_posts_are_each_counted_and_queued_once(graphish, task_queue):
     bodies = [
         [json.dumps(graphish.body(graphish.item(USERS[n], sequence=10 * n + k))) for k in range(5)]
         for n in range(THREADS)
@@ -84,4 +76,4 @@ def test_concurrent_genuine_posts_are_each_counted_and_queued_once(graphish, mon
 
     assert in_threads(work) == []
     assert counter("accepted") == THREADS * 5
-    assert len(queued) == THREADS * 5
+    assert len(task_queue.notification_items()) == THREADS * 5

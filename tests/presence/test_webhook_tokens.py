@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from integrations.models import IntegrationAccount
-from presence import inbound_tasks, webhook
+from presence import webhook
 from presence.notifications import TOKEN_LEEWAY_SECONDS, KeysUnavailable, VerifiedTokens
 from tests.presence.support_webhook import (
     TokenSigner,
@@ -20,6 +20,7 @@ from tests.presence.support_webhook import (
     graphish_fixture,  # noqa: F401
     token_signer_fixture,  # noqa: F401
 )
+from tests.support.task_queue import task_queue_fixture  # noqa: F401
 
 USER = "6e0c2a4b-1f3d-4c5e-8a9b-0c1d2e3f4a5b"
 NOTIFICATIONS = "/graph/notifications"
@@ -33,15 +34,9 @@ def fresh_memory():
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """The items the webhook hands to the worker (the broker has its own tests)."""
-    sent = []
-
-    def delay(*, items):
-        sent.extend(items)
-
-    monkeypatch.setattr(inbound_tasks.notifications_process, "delay", delay)
-    return sent
+def queued(task_queue):
+    """The items the webhook handed to the worker, read back from the real broker."""
+    return task_queue
 
 
 def post(client, body):
@@ -64,7 +59,7 @@ def test_a_token_that_passed_is_not_checked_again(client, graphish, queued, monk
     # Without the signing keys nothing new can be checked, but this token already was.
     body = graphish.body(graphish.item(USER, "Away", "Away", sequence=2), tokens=[token])
     assert post(client, body).status_code == 202
-    assert [item["availability"] for item in queued] == ["Busy", "Away"]
+    assert [item["availability"] for item in queued.notification_items()] == ["Busy", "Away"]
 
 
 def test_a_new_token_is_still_checked(client, graphish, queued, monkeypatch):
@@ -75,7 +70,7 @@ def test_a_new_token_is_still_checked(client, graphish, queued, monkeypatch):
     response = post(client, graphish.body(graphish.item(USER, sequence=2), tokens=[fresh]))
 
     assert response.status_code == 503
-    assert len(queued) == 1
+    assert len(queued.notification_items()) == 1
 
 
 def test_a_forged_token_beside_a_remembered_one_refuses_the_post(client, graphish, queued):
@@ -87,7 +82,7 @@ def test_a_forged_token_beside_a_remembered_one_refuses_the_post(client, graphis
 
     assert post(client, body).status_code == 400
     assert counter("rejected_bad_validation_token") == 1
-    assert len(queued) == 1
+    assert len(queued.notification_items()) == 1
 
 
 def test_a_remembered_token_is_refused_once_it_expires(client, graphish, queued):
@@ -102,7 +97,7 @@ def test_a_remembered_token_is_refused_once_it_expires(client, graphish, queued)
     assert response.status_code == 400
     assert b"expired" in response.content
     assert counter("rejected_bad_validation_token") == 1
-    assert len(queued) == 1
+    assert len(queued.notification_items()) == 1
 
 
 def test_a_token_remembered_for_one_app_is_checked_again_for_another(client, graphish, queued):
