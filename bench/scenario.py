@@ -33,11 +33,10 @@ from presence.services import (
 from presence.subscription_plan import CAPACITY
 from presence.subscriptions import subscriptions_sync
 from presence.sync_models import AcdEndpoint, Subscription, SystemUser
-from presence.system_users import system_user_add, system_user_check
+from presence.system_users import strong_password, system_user_add, system_user_check
 
 APPLICATION_PERMISSIONS = ["User.Read.All", "Presence.Read.All", "Presence.ReadWrite.All"]
 DELEGATED_PERMISSIONS = ["Presence.Read.All", "User.Read"]
-SYSTEM_PASSWORD = "Bench-System-Passw0rd!"
 ACD_SECRET = "bench-acd-shared-secret"
 
 # The rule every bench agent follows, both ways. ACD → Teams: what setPresence gets.
@@ -149,22 +148,23 @@ def _agents(users: list[dict], unit: BusinessUnit, rule: PresenceRule) -> list[B
     ]
 
 
-def _system_users(sim: Simulator, tenant_id: str, count: int) -> None:
+def system_users_add(sim: Simulator, tenant_id: str, count: int, *, prefix: str) -> None:
+    """``count`` Teams accounts made in the simulator's tenant, each with a password of
+    its own (never written down), added as system users and signed in."""
     for number in range(count):
-        nickname = f"bench_presence_{number}_{secrets.token_hex(3)}"
+        nickname = f"{prefix}_{number}_{secrets.token_hex(3)}"
+        password = strong_password()
         made = sim.control(
             "POST",
             f"/tenants/{tenant_id}/users",
             json={
                 "displayName": nickname,
                 "mailNickname": nickname,
-                "password": SYSTEM_PASSWORD,
+                "password": password,
                 "mfa_required": False,
             },
         )
-        user = system_user_add(
-            actor=None, username=made["userPrincipalName"], password=SYSTEM_PASSWORD
-        )
+        user = system_user_add(actor=None, username=made["userPrincipalName"], password=password)
         checked = system_user_check(user)
         if checked.status != SystemUser.Status.OK:
             raise RuntimeError(f"system user {nickname} did not sign in: {checked.status_detail}")
@@ -203,7 +203,7 @@ def build(sim: Simulator, *, agents: int, web_url: str, acd_url: str, seed: int 
         subscriber_rows=list(SUBSCRIBER_ROWS),
     )
     bench_agents = _agents(enabled, unit, rule)
-    _system_users(sim, tenant_id, math.ceil(agents / CAPACITY))
+    system_users_add(sim, tenant_id, math.ceil(agents / CAPACITY), prefix="bench_presence")
     acd_endpoint_set(acd_url)
     _key, api_key = api_key_create(actor=None, name="bench ACD", scopes=["events:write"])
     # The simulator validates this URL (the live gunicorn) when each subscription is made.

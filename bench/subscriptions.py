@@ -32,21 +32,17 @@ from django.utils import timezone
 
 from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
 from bench.report import Row
+from bench.scenario import APPLICATION_PERMISSIONS, DELEGATED_PERMISSIONS, system_users_add
 from bench.simulator import Simulator, trusted_session
 from integrations import crypto
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence.subscription_plan import CAPACITY
 from presence.subscriptions import subscriptions_sync
-from presence.sync_models import SystemUser
-from presence.system_users import system_user_add, system_user_check
 
 SIZES = (800, 5_000, 20_000)
 # A real pool has room: idle system users must stay idle, not get a subscription each.
 SPARE_SYSTEM_USERS = 2
-SYSTEM_PASSWORD = "Bench-Subscriptions-Passw0rd!"
-APPLICATION_PERMISSIONS = ["User.Read.All", "Presence.Read.All", "Presence.ReadWrite.All"]
-DELEGATED_PERMISSIONS = ["Presence.Read.All", "User.Read"]
 # Subscriptions live 55 minutes and are renewed within 15 of expiry: 45 minutes on.
 RENEWAL_CYCLE = timedelta(minutes=45)
 BATCH = 5_000
@@ -148,27 +144,6 @@ def _map_agents(sim: Simulator, tenant_id: str, size: int) -> None:
     )
 
 
-def _system_users(sim: Simulator, tenant_id: str, count: int) -> None:
-    """``count`` Teams accounts in the tenant, added as system users and signed in."""
-    for number in range(count):
-        nickname = f"bench_subs_{number}_{secrets.token_hex(3)}"
-        made = sim.control(
-            "POST",
-            f"/tenants/{tenant_id}/users",
-            json={
-                "displayName": nickname,
-                "mailNickname": nickname,
-                "password": SYSTEM_PASSWORD,
-                "mfa_required": False,
-            },
-        )
-        user = system_user_add(
-            actor=None, username=made["userPrincipalName"], password=SYSTEM_PASSWORD
-        )
-        if system_user_check(user).status != SystemUser.Status.OK:
-            raise RuntimeError(f"system user {nickname} did not sign in: {user.status_detail}")
-
-
 def _count(calls: list[dict], method: str, path: re.Pattern[str]) -> int:
     return sum(1 for c in calls if c["method"] == method and path.match(c["path"]))
 
@@ -179,7 +154,7 @@ def _one_size(sim: Simulator, size: int) -> Row:
     # Only this size's agents are watched: switch off whatever other measures left.
     Agent.objects.filter(teams_enabled=True).update(teams_enabled=False)
     _map_agents(sim, tenant_id, size)
-    _system_users(sim, tenant_id, expected + SPARE_SYSTEM_USERS)
+    system_users_add(sim, tenant_id, expected + SPARE_SYSTEM_USERS, prefix="bench_subs")
 
     since = time.time()
     started = time.perf_counter()

@@ -13,11 +13,7 @@ NOTIFICATIONS = "/graph/notifications"
 IP = "203.0.113.77"
 
 
-@pytest.fixture(autouse=True)
-def away_from_a_window_edge():
-    """Counts are per clock minute: start early enough in one to finish in it."""
-    if time.time() % ratelimit.WINDOW_SECONDS > ratelimit.WINDOW_SECONDS - 10:
-        time.sleep(ratelimit.WINDOW_SECONDS - time.time() % ratelimit.WINDOW_SECONDS + 0.1)
+pytestmark = pytest.mark.usefixtures("rate_limit_window")
 
 
 def junk():

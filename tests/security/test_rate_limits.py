@@ -1,12 +1,10 @@
 """Rate limits: the contact-center API per key, and refused Graph webhook requests per IP."""
 
 import json
-import time
 
 import pytest
 from django.test import Client
 
-from config import ratelimit
 from integrations.apikeys import api_key_create
 from tests.presence.support_webhook import (
     counter,
@@ -20,11 +18,7 @@ LIFECYCLE = "/graph/lifecycle"
 USER = "6e0c2a4b-1f3d-4c5e-8a9b-0c1d2e3f4a5b"
 
 
-@pytest.fixture(autouse=True)
-def away_from_a_window_edge():
-    """Counts are per clock minute: start a test early enough in one to finish in it."""
-    if time.time() % ratelimit.WINDOW_SECONDS > ratelimit.WINDOW_SECONDS - 10:
-        time.sleep(ratelimit.WINDOW_SECONDS - time.time() % ratelimit.WINDOW_SECONDS + 0.1)
+pytestmark = pytest.mark.usefixtures("rate_limit_window")
 
 
 def _key(administrator, name: str) -> str:
