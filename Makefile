@@ -30,8 +30,10 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Browser tests need a Chromium: scripts/ensure-chromium finds or installs one, or says
+# what to install, before any test runs.
 test: lint
-	$(PY) -m pytest
+	@chromium=$$(./scripts/ensure-chromium $(PY)) && CHROMIUM_PATH="$$chromium" $(PY) -m pytest
 
 # Everything but the browser tests, for a quick loop while editing.
 test-fast: install

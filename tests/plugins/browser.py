@@ -31,7 +31,10 @@ def _chromium_path() -> str | None:
 def browser_type_launch_args(browser_type_launch_args):
     path = _chromium_path()
     if path is None:
-        pytest.fail("Chromium is not installed; `apt-get install chromium` or set CHROMIUM_PATH")
+        pytest.fail(
+            "Chromium is not installed: `make test` finds or installs one "
+            "(scripts/ensure-chromium), or set CHROMIUM_PATH"
+        )
     return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_FLAGS}
 
 
