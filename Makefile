@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOT_PYTHON = $(shell ./scripts/find-python)
+# DEBUG is off unless asked for (production's safe default); everything make starts here
+# is a development run, against the simulator, unless the caller says otherwise.
+DEV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
 
 .PHONY: install run migrate seed lint format test test-fast screenshots lock clean
 
@@ -14,13 +17,13 @@ $(VENV)/.installed: requirements.lock
 install: $(VENV)/.installed
 
 migrate: install
-	$(PY) manage.py migrate --noinput
+	$(DEV) $(PY) manage.py migrate --noinput
 
 seed: migrate
-	$(PY) manage.py seed_demo
+	$(DEV) $(PY) manage.py seed_demo
 
 run: seed
-	$(PY) manage.py runstack
+	$(DEV) $(PY) manage.py runstack
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -46,7 +49,7 @@ lock: install
 
 # With `make run` going in another shell: refresh the README's screenshots.
 screenshots: install
-	$(PY) scripts/screenshots.py --extra automap=/mapping/automap/1/ rules=/rules/ rule=/rules/1/ \
+	$(DEV) $(PY) scripts/screenshots.py --extra automap=/mapping/automap/1/ rules=/rules/ rule=/rules/1/ \
 		agent_rule=/agents/1/rule/ board=/board/ subscriptions=/subscriptions/
 
 clean:
@@ -56,11 +59,11 @@ clean:
 # Uses PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set; writes bench/results.json.
 .PHONY: bench
 bench: install
-	$(PY) -m bench
+	$(DEV) $(PY) -m bench
 
 # Both presence directions under load, then every agent checked against its rule: 5,000
 # agents, 100 agent events/s and 50 Teams changes/s for 60 s (bounded; exits 1 on any lost
 # event, refusal, dead delivery or mismatch, or a rate below 95% of the one asked). Shorter: make soak SOAK_ARGS="--agents 500 --seconds 10".
 .PHONY: soak
 soak: install
-	$(PY) -m bench.soak $(SOAK_ARGS)
+	$(DEV) $(PY) -m bench.soak $(SOAK_ARGS)

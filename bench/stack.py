@@ -96,6 +96,10 @@ class Stack:
             "SECRET_KEY": "bench-only-secret-key-" + self.queue,
             # The same keys as this process, so secrets it stored can be read there.
             "CCBRIDGE_ENCRYPTION_KEYS": ",".join(settings.CCBRIDGE_ENCRYPTION_KEYS),
+            # Production mode names Graph explicitly: here, the simulator this run started.
+            "GRAPH_AUTHORITY_HOST": settings.GRAPH_AUTHORITY_HOST,
+            "GRAPH_BASE_URL": settings.GRAPH_BASE_URL,
+            "GRAPH_CA_BUNDLE": settings.GRAPH_CA_BUNDLE,
             "SECURE_SSL_REDIRECT": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",

@@ -45,18 +45,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_required_in_production(name: str, *, debug: bool, dev_default: str) -> str:
-    """Return the variable, or a development default when DEBUG is on.
+def require_in_production(names: tuple[str, ...], *, debug: bool) -> None:
+    """Stop start-up when DEBUG is off and any of these variables is unset.
 
-    With DEBUG off a missing value stops start-up: running production on a
-    default secret is worse than not running at all.
+    Their embedded defaults are for development only (a known SECRET_KEY and
+    encryption key, the simulator on loopback); production running on them is
+    worse than not running at all. Every missing name is listed at once.
     """
-    value = os.environ.get(name, "")
-    if value:
-        return value
     if debug:
-        return dev_default
-    raise ImproperlyConfigured(
-        f"{name} is not set. It is required when DJANGO_DEBUG is off; "
-        f"see the README's configuration table."
-    )
+        return
+    missing = [name for name in names if not os.environ.get(name, "").strip()]
+    if missing:
+        raise ImproperlyConfigured(
+            f"DJANGO_DEBUG is off (production) and {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set. Set "
+            f"{'it' if len(missing) == 1 else 'each'} in the environment (see the README's "
+            "configuration table), or set DJANGO_DEBUG=true for a development run."
+        )

@@ -12,16 +12,20 @@ from pathlib import Path
 import dj_database_url
 from django.utils.csp import CSP
 
-from config.env import env_bool, env_int, env_list, env_required_in_production, env_str
+from config.env import env_bool, env_int, env_list, env_str, require_in_production
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CCBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_required_in_production(
-    "SECRET_KEY", debug=DEBUG, dev_default="dev-only-insecure-key-never-used-in-production"
+# Off unless asked for: `make run`, the tests and the bench set DJANGO_DEBUG=true.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+# Each of these has a development default that must never reach production.
+require_in_production(
+    ("SECRET_KEY", "CCBRIDGE_ENCRYPTION_KEYS", "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL"),
+    debug=DEBUG,
 )
+SECRET_KEY = env_str("SECRET_KEY") or "dev-only-insecure-key-never-used-in-production"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -184,21 +188,20 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Microsoft Graph and identity platform ---------------------------------
-# Defaults point at the bundled simulator started by `make run`; production
-# sets https://login.microsoftonline.com and https://graph.microsoft.com/v1.0.
+# With DEBUG on, defaults point at the bundled simulator started by `make run`;
+# production must set https://login.microsoftonline.com and
+# https://graph.microsoft.com/v1.0 (start-up refuses otherwise) and trusts the
+# standard CA bundle unless GRAPH_CA_BUNDLE names another.
 _SIMULATOR = f"https://127.0.0.1:{env_int('GRAPHSIM_PORT', 8443)}"
-GRAPH_AUTHORITY_HOST = env_str("GRAPH_AUTHORITY_HOST", _SIMULATOR)
-GRAPH_BASE_URL = env_str("GRAPH_BASE_URL", f"{_SIMULATOR}/v1.0")
-GRAPH_CA_BUNDLE = env_str("GRAPH_CA_BUNDLE", str(VAR_DIR / "graphsim" / "ca.pem"))
+GRAPH_AUTHORITY_HOST = env_str("GRAPH_AUTHORITY_HOST") or _SIMULATOR
+GRAPH_BASE_URL = env_str("GRAPH_BASE_URL") or f"{_SIMULATOR}/v1.0"
+GRAPH_CA_BUNDLE = env_str("GRAPH_CA_BUNDLE", str(VAR_DIR / "graphsim" / "ca.pem") if DEBUG else "")
 
 # Fernet keys for secrets at rest, newest first (see integrations/crypto.py).
 # The development default is derived from the development SECRET_KEY.
-CCBRIDGE_ENCRYPTION_KEYS = env_list(
-    "CCBRIDGE_ENCRYPTION_KEYS",
-    [] if not DEBUG else ["ZGV2LW9ubHkta2V5LWZvci1sb2NhbC1kZW1vcy0xMjM="],
-)
-if not CCBRIDGE_ENCRYPTION_KEYS:
-    env_required_in_production("CCBRIDGE_ENCRYPTION_KEYS", debug=DEBUG, dev_default="")
+CCBRIDGE_ENCRYPTION_KEYS = env_list("CCBRIDGE_ENCRYPTION_KEYS", []) or [
+    "ZGV2LW9ubHkta2V5LWZvci1sb2NhbC1kZW1vcy0xMjM="
+]
 SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 15)
 # This console's address as Microsoft reaches it: base of the Graph webhook
 # (notificationUrl / lifecycleNotificationUrl). Production: public https://.

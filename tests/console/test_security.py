@@ -203,12 +203,14 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "a-long-random-production-secret-key-with-enough-entropy-1234567890",
     "ALLOWED_HOSTS": "ccbridge.example.com",
     "CCBRIDGE_ENCRYPTION_KEYS": "x1Ws0Zb6Zq1pQ0Ynq3yQm2Yk2x0XkD0C6E4m5oM8a4E=",
+    "GRAPH_AUTHORITY_HOST": "https://login.microsoftonline.com",
+    "GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0",
 }
 
 
 def _manage(*args, env):
     # As a production host would run it: none of the test run's own variables.
-    dropped = {"SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    dropped = {"SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE", "DJANGO_DEBUG", "GRAPH_CA_BUNDLE"}
     full_env = {k: v for k, v in os.environ.items() if k not in dropped} | env
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -226,18 +228,35 @@ def test_production_settings_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
-def test_production_without_secret_key_stops_with_a_clear_message():
-    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+@pytest.mark.parametrize(
+    "variable", ["SECRET_KEY", "CCBRIDGE_ENCRYPTION_KEYS", "GRAPH_AUTHORITY_HOST", "GRAPH_BASE_URL"]
+)
+def test_production_without_a_required_variable_stops_naming_it(variable):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != variable}
     result = _manage("check", env=env)
     assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+    assert f"DJANGO_DEBUG is off (production) and {variable} is not set." in result.stderr
 
 
-def test_production_without_encryption_keys_stops_with_a_clear_message():
-    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "CCBRIDGE_ENCRYPTION_KEYS"}
-    result = _manage("check", env=env)
+def test_debug_is_off_unless_asked_for():
+    """Nothing set: production mode, which names every development default it refuses."""
+    result = _manage("check", env={})
     assert result.returncode != 0
-    assert "CCBRIDGE_ENCRYPTION_KEYS is not set" in result.stderr
+    assert (
+        "DJANGO_DEBUG is off (production) and SECRET_KEY, CCBRIDGE_ENCRYPTION_KEYS, "
+        "GRAPH_AUTHORITY_HOST, GRAPH_BASE_URL are not set." in result.stderr
+    )
+
+
+def test_production_never_trusts_the_simulators_certificate_by_default():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(repr(settings.GRAPH_CA_BUNDLE))",
+        env=PRODUCTION_ENV,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "''"
 
 
 # What a production process answers, asked in a process started with production
