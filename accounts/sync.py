@@ -38,7 +38,7 @@ PROPERTIES: dict[str, tuple[str, Any]] = {
     "department": ("department", ""),
 }
 REMOVED_REASONS = {choice.value for choice in DirectoryUser.RemovedReason}
-# The most Graph returns in one page (GRAPH.md: $top ≤ 999); fewer round trips.
+# The most Graph returns in one page (docs/graph.md: $top ≤ 999); fewer round trips.
 PAGE_SIZE = 999
 _GRAPH_PROPERTIES = frozenset(PROPERTIES)
 # How the PostgreSQL upsert reads each property from the page's JSON, and its empty value.

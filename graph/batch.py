@@ -1,7 +1,7 @@
 """JSON batching (``POST /$batch``): the request/response value objects and
 the pure helpers :meth:`graph.client.GraphClient.batch` uses.
 
-GRAPH.md: at most 20 requests per batch, unique ids, URLs relative to the
+docs/graph.md: at most 20 requests per batch, unique ids, URLs relative to the
 version root; responses come back in any order, each with its own status
 (429 included, with its own ``Retry-After``).
 """

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from graph.client import DeltaPage, GraphClient
 
-# The user properties the console shows and matches on (GRAPH.md, "Directory").
+# The user properties the console shows and matches on (docs/graph.md, "Directory").
 USER_SELECT = (
     "id",
     "displayName",

@@ -143,7 +143,7 @@ class InvalidToken(GraphError):
 # --- the identity platform -----------------------------------------------------------
 
 # AADSTS number -> (cause, what it means and what to do). The numbers Microsoft
-# documents for these cases (GRAPH.md, "Identity platform").
+# documents for these cases (docs/graph.md, "Identity platform").
 AADSTS_EXPLANATIONS: dict[int, tuple[AuthCause, str]] = {
     7000215: (
         AuthCause.BAD_SECRET,

@@ -1,7 +1,7 @@
 """The HTTP layer: one way to build a session, one retry loop, and the
 adapter MSAL talks through.
 
-Retry rules (GRAPH.md, "Batching, errors, throttling"): 429, 503 and 504 are
+Retry rules (docs/graph.md, "Batching, errors, throttling"): 429, 503 and 504 are
 retried for every method, waiting ``Retry-After`` when given (seconds, maybe
 fractional, or an HTTP date) and backing off exponentially with full jitter
 otherwise. Connection failures and timeouts are retried for idempotent

@@ -1,7 +1,7 @@
 """Which Graph permissions each console feature needs, and a check of a
 token's ``roles`` against them. Pure: no I/O.
 
-The table is GRAPH.md, "Permissions ccbridge uses". Each feature needs every
+The table is docs/graph.md, "Permissions ccbridge uses". Each feature needs every
 one of its ``requires`` groups, and a group is satisfied by any one of its
 permissions (the first is the one to ask for). Only application permissions
 can be checked from an app token; delegated-only features are reported as
@@ -161,7 +161,7 @@ class FeatureCheck:
 
 def check_roles(roles: Iterable[str]) -> list[FeatureCheck]:
     """Check a token's ``roles`` claim against :data:`FEATURES`, in table order.
-    Missing or empty roles mean nothing is consented (GRAPH.md)."""
+    Missing or empty roles mean nothing is consented (docs/graph.md)."""
     granted = {r.strip() for r in roles}
     checks = []
     for feature in FEATURES:

@@ -1,6 +1,6 @@
 """Presence: read many users at once, set and clear the app's presence session.
 
-GRAPH.md, "Presence": values are PascalCase on the wire; getPresencesByUserId
+docs/graph.md, "Presence": values are PascalCase on the wire; getPresencesByUserId
 takes at most 650 ids; setPresence only accepts five availability/activity
 pairs and an expiration between PT5M and PT4H.
 """

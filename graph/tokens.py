@@ -6,7 +6,7 @@ then its refresh token). Both keep MSAL's token cache serialisable so the
 console can store it (encrypted: it holds tokens in clear text) and reuse
 tokens across processes.
 
-MSAL facts this module honours (GRAPH.md, "Identity platform"): the
+MSAL facts this module honours (docs/graph.md, "Identity platform"): the
 application object performs OpenID discovery in its constructor, so it is
 built lazily on the first ``acquire``; an unknown tenant fails there with a
 bare ValueError; errors come back as dicts, except 5xx (MsalServiceError) and
@@ -303,7 +303,7 @@ class DelegatedTokenProvider(_MsalProvider):
     """Delegated tokens for a system user (service account, MFA off).
 
     Uses the cached refresh token when there is one and falls back to the
-    password grant (GRAPH.md: ``grant_type=password`` returns a refresh token
+    password grant (docs/graph.md: ``grant_type=password`` returns a refresh token
     too). ``scopes`` are Graph delegated scopes; MSAL adds ``offline_access``,
     ``openid`` and ``profile`` itself. Building the provider does no I/O.
     """

@@ -3,7 +3,7 @@
 Graph errors: ``{"error":{"code","message","innerError":{"date","request-id",
 "client-request-id"}}}``. Identity errors: ``error``, ``error_description`` (the
 AADSTS text then Trace ID / Correlation ID / Timestamp lines), ``error_codes``,
-``timestamp``, ``trace_id``, ``correlation_id``, ``error_uri`` (GRAPH.md).
+``timestamp``, ``trace_id``, ``correlation_id``, ``error_uri`` (docs/graph.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The identity platform: OpenID discovery, keys and the v2.0 token endpoint.
 
 Covers the client credentials, password and refresh token grants with the
-error table of GRAPH.md (status, ``error``, AADSTS code and text).
+error table of docs/graph.md (status, ``error``, AADSTS code and text).
 """
 
 from __future__ import annotations

@@ -48,18 +48,22 @@ def link(base: str, path: str, params: dict[str, str]) -> str:
 
 
 def parse_top(query: dict[str, str], default: int, maximum: int = 999) -> int:
-    """The page size from ``$top`` (1..maximum); raises GraphError 400 when out of range."""
+    """The page size from ``$top`` (1..maximum); raises GraphError 400 when out of range.
+
+    A number outside the range is an unsupported query (``Request_UnsupportedQuery``,
+    as Microsoft's SDKs see it); text that is no number at all is a bad request.
+    """
     raw = query.get("$top")
     if raw is None:
         return default
     try:
         top = int(raw)
     except ValueError:
-        top = -1
+        raise GraphError(400, "Request_BadRequest", f"Invalid $top value: '{raw}'.") from None
     if not 1 <= top <= maximum:
         raise GraphError(
             400,
-            "Request_BadRequest",
+            "Request_UnsupportedQuery",
             f"Invalid page size specified: '{raw}'. Must be between 1 and {maximum} inclusive.",
         )
     return top

@@ -48,7 +48,7 @@ PRESENCE_WRITE: Perms = (
     ("Presence.ReadWrite.All",),
     ("Presence.ReadWrite", "Presence.ReadWrite.All"),
 )
-# Presence subscriptions are delegated-only (GRAPH.md).
+# Presence subscriptions are delegated-only (docs/graph.md).
 PRESENCE_SUBSCRIBE: Perms = ((), ("Presence.Read.All", "Presence.ReadWrite.All"))
 
 

@@ -1,7 +1,7 @@
 """Presence: sessions, the user-preferred state, aggregation and the Graph
 endpoints that read and set it.
 
-Aggregation (GRAPH.md): a user-preferred state beats every session; between
+Aggregation (docs/graph.md): a user-preferred state beats every session; between
 sessions DoNotDisturb > Busy > Available > Away; expired sessions disappear;
 no session at all reads Offline/Offline. Every change of the aggregated value
 advances ``sequenceNumber`` and is announced to subscriptions.
@@ -242,8 +242,13 @@ def set_presence(sim: Sim, call: Call, uid: str | None = None) -> Result:
     duration = timedelta(minutes=5)
     if body.get("expirationDuration") is not None:
         parsed = parse_duration(body["expirationDuration"])
-        if parsed is None or not timedelta(minutes=5) <= parsed <= timedelta(hours=4):
-            raise _bad("The expirationDuration must be an ISO 8601 duration between PT5M and PT4H.")
+        if parsed is None:
+            raise _bad("The expirationDuration must be an ISO 8601 duration.")
+        if not timedelta(minutes=5) <= parsed <= timedelta(hours=4):
+            # Graph's own code and words (docs/graph.md, "Presence").
+            raise GraphError(
+                400, "InvalidArgument", "The provided [ExpirationDuration] is out of range."
+            )
         duration = parsed
     with tenant.lock:
         user_id = _target(call, uid, write=True)

@@ -1,6 +1,6 @@
 """Change notification subscriptions: the registry and the Graph endpoints.
 
-Presence rules (GRAPH.md): delegated tokens only, resource
+Presence rules (docs/graph.md): delegated tokens only, resource
 ``/communications/presences/{id}`` or ``…?$filter=id in (…)`` (≤ 650 ids),
 changeType ``updated``, at most 60 minutes, one per user per app (409),
 includeResourceData needs an encryption certificate; notification URLs are
@@ -174,6 +174,17 @@ def _conflict() -> GraphError:
     )
 
 
+def _app_only_refused(operation: str) -> GraphError:
+    # Presence subscriptions are delegated only; the subscription service refuses an
+    # app-only token in its ExtensionError shape, as Microsoft's samples have seen it.
+    return GraphError(
+        403,
+        "ExtensionError",
+        f"Operation: {operation}; Exception: [Status Code: Forbidden; Reason: The request is "
+        "not authorized for this user or application.]",
+    )
+
+
 def create(sim: Sim, call: Call) -> Result:
     """``POST /subscriptions`` → 201 after the validation handshake(s)."""
     body = call.json_object()
@@ -183,11 +194,7 @@ def create(sim: Sim, call: Call) -> Result:
         raise GraphError(400, "InvalidRequest", "The resource is required.")
     user_ids = parse_presence_resource(resource)
     if principal.kind == "app":
-        raise GraphError(
-            403,
-            "Authorization_RequestDenied",
-            "Application-only tokens are not supported for presence subscriptions.",
-        )
+        raise _app_only_refused("Create")
     require(call, PRESENCE_SUBSCRIBE)
     if body.get("changeType") != "updated":
         raise GraphError(
@@ -298,11 +305,7 @@ def update(sim: Sim, call: Call, sid: str) -> Result:
     sub = _find(sim, call, sid)
     body = call.json_object()
     if sub.delegated_user is not None and call.p.kind == "app":
-        raise GraphError(
-            403,
-            "Authorization_RequestDenied",
-            "Application-only tokens are not supported for presence subscriptions.",
-        )
+        raise _app_only_refused("Update")
     expiration = (
         _check_expiration(body["expirationDateTime"]) if "expirationDateTime" in body else None
     )

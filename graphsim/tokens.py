@@ -57,7 +57,7 @@ def app_access_token(key: SigningKey, tenant: Tenant, app: App) -> str:
         "ver": "1.0",
     }
     if app.permissions:
-        # Missing `roles` means nothing consented (GRAPH.md), so omit it when empty.
+        # Missing `roles` means nothing consented (docs/graph.md), so omit it when empty.
         claims["roles"] = sorted(app.permissions)
     return sign(key, claims)
 

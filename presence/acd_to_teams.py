@@ -12,7 +12,7 @@ the row locked hands the agent back to the queue (``AgentsApplied.busy``).
 The lock is taken before any write, so on SQLite (no row locks; one writer)
 the database is held only for the writes after the Graph call.
 
-GRAPH.md, "Presence": setPresence takes sessionId = the app's client id and an
+docs/graph.md, "Presence": setPresence takes sessionId = the app's client id and an
 expiration from PT5M to PT4H; clearPresence answers 404 when there is no
 session, which here means "already clear".
 """

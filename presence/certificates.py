@@ -5,7 +5,7 @@ subscriptions hand Graph the public certificate (base64 DER) and an id, and
 every notification names that id so the webhook can pick the private key.
 After a rotation the previous key is still honoured for a grace period,
 because Graph keeps retrying notifications it already encrypted for up to
-four hours (GRAPH.md, "Change notifications").
+four hours (docs/graph.md, "Change notifications").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ No ORM and no HTTP here: the webhook (presence/webhook.py) looks up
 subscriptions and keys and hands them in, so every check can be tested with
 payloads built exactly like Graph builds them.
 
-GRAPH.md, "Change notifications": ``dataKey`` is RSA-OAEP (SHA-1) of a 32-byte
+docs/graph.md, "Change notifications": ``dataKey`` is RSA-OAEP (SHA-1) of a 32-byte
 key; HMAC-SHA256(key, base64-decoded ``data``) must equal ``dataSignature``
 BEFORE anything is decrypted; then AES-256-CBC, PKCS7, IV = the key's first 16
 bytes. ``validationTokens`` are JWTs from the identity platform: signed with its
@@ -61,6 +61,7 @@ class Reason(StrEnum):
     BAD_VALIDATION_TOKEN = "bad_validation_token"
     BAD_JSON = "bad_json"
     TOO_LARGE = "too_large"
+    TOO_MANY_ITEMS = "too_many_items"
 
 
 class NotificationRejected(Exception):
@@ -85,18 +86,35 @@ class PresenceChange:
 # --- the shape of a POST --------------------------------------------------------------
 
 
-def parse_body(raw: bytes) -> tuple[list[Any], list[Any]]:
+def json_parse(raw: bytes | str) -> Any:
+    """``raw`` as JSON; raises ValueError for anything else.
+
+    Nesting deeper than the interpreter's recursion limit makes json raise
+    RecursionError, which is turned into the ValueError any other junk gets.
+    """
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def parse_body(raw: bytes, *, max_items: int) -> tuple[list[Any], list[Any]]:
     """The ``value`` items and ``validationTokens`` of a notification POST.
 
     Raises NotificationRejected(BAD_JSON) when the body is not a JSON object
-    with a ``value`` list (the POST as a whole is refused).
+    with a ``value`` list, or TOO_MANY_ITEMS when that list holds more than
+    ``max_items`` (the POST as a whole is refused).
     """
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise NotificationRejected(Reason.BAD_JSON, "the body is not JSON") from None
+        body = json_parse(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise NotificationRejected(Reason.BAD_JSON, f"the body is not JSON ({exc})") from None
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise NotificationRejected(Reason.BAD_JSON, "the body has no 'value' list")
+    if len(body["value"]) > max_items:
+        raise NotificationRejected(
+            Reason.TOO_MANY_ITEMS, f"more than {max_items} items in one POST"
+        )
     tokens = body.get("validationTokens")
     if tokens is None:
         tokens = []
@@ -151,7 +169,7 @@ _GRAPH_OAEP = asym_padding.OAEP(
 def decrypt_content(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str, Any]:
     """The resource a rich notification carries, after checking its signature.
 
-    Order matters (GRAPH.md): unwrap the key, check HMAC-SHA256 over the
+    Order matters (docs/graph.md): unwrap the key, check HMAC-SHA256 over the
     ciphertext in constant time, and only then decrypt. Raises
     NotificationRejected: MALFORMED (missing/bad fields, not a JSON object),
     UNDECRYPTABLE (key or padding wrong), BAD_SIGNATURE (HMAC mismatch).
@@ -180,7 +198,7 @@ def decrypt_content(encrypted: Any, private_key: rsa.RSAPrivateKey) -> dict[str,
     except ValueError:
         raise NotificationRejected(Reason.UNDECRYPTABLE, "bad padding") from None
     try:
-        resource = json.loads(plain)
+        resource = json_parse(plain)
     except (UnicodeDecodeError, ValueError):
         raise NotificationRejected(Reason.MALFORMED, "decrypted data is not JSON") from None
     if not isinstance(resource, dict):
@@ -376,7 +394,7 @@ def _unverified_header(token: str) -> dict[str, Any] | None:
     if token.count(".") != 2 or not segment or len(segment) > 1024:
         return None
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+        header = json_parse(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     return header if isinstance(header, dict) else None

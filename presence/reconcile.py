@@ -1,7 +1,7 @@
 """Reconciliation: read Teams presence with the app's own token and hand each one to the
 Teams → contact center path, as if a notification had brought it.
 
-GRAPH.md, "Presence": ``getPresencesByUserId`` takes at most 650 ids a call and at most
+docs/graph.md, "Presence": ``getPresencesByUserId`` takes at most 650 ids a call and at most
 1,500 calls per 30 s per app per tenant (then 429 with Retry-After). The client already
 waits out a 429; the token bucket here keeps one run under the limit in the first place.
 

@@ -4,7 +4,7 @@ the labels for states and presences. The sync engine and the console's preview
 what the engine does.
 
 No ORM and no I/O: the services turn model rows into these dataclasses.
-GRAPH.md, "Presence": setPresence accepts five availability/activity pairs and a
+docs/graph.md, "Presence": setPresence accepts five availability/activity pairs and a
 session from PT5M to PT4H; the value tables live in graph.presence.
 """
 

@@ -1,6 +1,6 @@
 """Presence subscriptions: one per signed-in system user, kept alive in Graph.
 
-Graph's rules (GRAPH.md, "Change notifications"): a presence subscription
+Graph's rules (docs/graph.md, "Change notifications"): a presence subscription
 needs a delegated token, watches at most 650 users, lasts at most 60
 minutes, exists once per user and app (409 on a second), and cannot change
 its resource. :func:`subscriptions_sync` converges Graph to the plan from

@@ -1,6 +1,6 @@
 """System users: Teams accounts whose delegated tokens own presence subscriptions.
 
-Graph offers presence subscriptions only to a signed-in user (GRAPH.md,
+Graph offers presence subscriptions only to a signed-in user (docs/graph.md,
 "Permissions ccbridge uses"), so the console signs in as these accounts with
 the password grant, which works only while MFA is off for them. Passwords and
 token caches are encrypted at rest and never shown, logged or audited.

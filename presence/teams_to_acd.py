@@ -4,7 +4,7 @@ The webhook's task and the reconciliation call ``teams_presence_apply`` for
 each presence they learn. It keeps AgentPresence current, ignores what is
 older than what it already has, recognises the console's own session coming
 back (echo) and a status the agent set by hand in Teams (it beats every rule,
-GRAPH.md "Aggregation"), and otherwise maps the presence through the agent's
+docs/graph.md "Aggregation"), and otherwise maps the presence through the agent's
 effective rule to an ACD state, which is shown in the console and delivered
 to the ACD's webhook. Every decision is written to the agent's sync history.
 """

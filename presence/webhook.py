@@ -1,7 +1,7 @@
 """The Graph webhook: validation handshake, verification, decryption, acknowledgement.
 
 Graph POSTs change notifications to ``/graph/notifications`` and lifecycle
-events to ``/graph/lifecycle`` and wants a 2xx within 3 s (GRAPH.md). The
+events to ``/graph/lifecycle`` and wants a 2xx within 3 s (docs/graph.md). The
 request does only what cannot wait: check each item (known subscription,
 clientState in constant time, validation tokens, signature, decryption), then
 hands the accepted items to ONE Celery task and answers 202.
@@ -280,7 +280,7 @@ def _read_body(request: HttpRequest) -> bytes:
 
 
 def _handshake(token: str) -> HttpResponse:
-    # GRAPH.md: 200, text/plain, the decoded token; nothing else happens.
+    # docs/graph.md: 200, text/plain, the decoded token; nothing else happens.
     if len(token) > MAX_VALIDATION_TOKEN_LENGTH:
         return HttpResponse("validationToken too long", status=400, content_type="text/plain")
     return HttpResponse(token, content_type="text/plain; charset=utf-8")

@@ -41,7 +41,7 @@ def closed_port() -> int:
 def test_it_gets_a_token_whose_roles_are_the_consented_permissions(
     graphsim: GraphSimServer, sim_tenant: SimTenant, app_tokens: AppTokenProvider
 ) -> None:
-    """GRAPH.md: the app-only token's roles = granted application permissions."""
+    """docs/graph.md: the app-only token's roles = granted application permissions."""
     token = app_tokens.acquire()
     app = graphsim.control.request(
         "GET", f"/tenants/{sim_tenant.tenant_id}/apps/{sim_tenant.client_id}"
@@ -50,7 +50,7 @@ def test_it_gets_a_token_whose_roles_are_the_consented_permissions(
     assert token.claims["tid"] == sim_tenant.tenant_id
     assert token.claims["idtyp"] == "app"
     assert app_tokens.token_expires_at == token.expires_at
-    # GRAPH.md: expires_in 3599.
+    # docs/graph.md: expires_in 3599.
     left = token.expires_at - datetime.now(UTC)
     assert timedelta(minutes=55) < left <= timedelta(hours=1)
     assert not any(c.status is FeatureStatus.MISSING for c in check_roles(token.roles))
@@ -76,7 +76,7 @@ def test_force_refresh_asks_for_a_new_token(
 def test_building_a_provider_talks_to_nobody(
     graphsim: GraphSimServer, sim_tenant: SimTenant, config: GraphConfig
 ) -> None:
-    """GRAPH.md: MSAL performs discovery in its constructor, so it is built lazily."""
+    """docs/graph.md: MSAL performs discovery in its constructor, so it is built lazily."""
     AppTokenProvider(config, AppCredentials(str(uuid.uuid4()), "c", "s"))
     AppTokenProvider(config, AppCredentials(sim_tenant.tenant_id, sim_tenant.client_id, "x"))
     assert graphsim.control.calls(tenant=sim_tenant.tenant_id) == []
@@ -88,7 +88,7 @@ def test_the_token_cache_state_lets_another_provider_reuse_the_token(
     config: GraphConfig,
     credentials: AppCredentials,
 ) -> None:
-    """GRAPH.md: SerializableTokenCache serialises to JSON that holds the access token."""
+    """docs/graph.md: SerializableTokenCache serialises to JSON that holds the access token."""
     first = AppTokenProvider(config, credentials)
     assert first.cache_state() is None
     token = first.acquire()
@@ -117,7 +117,7 @@ def test_a_corrupt_cache_state_only_costs_a_token_request(
 
 
 def test_a_wrong_secret_is_bad_secret(config: GraphConfig, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: wrong secret → 401 invalid_client AADSTS7000215."""
+    """docs/graph.md: wrong secret → 401 invalid_client AADSTS7000215."""
     err = rejected(config, sim_tenant.tenant_id, sim_tenant.client_id, "not-the-secret")
     assert (err.cause, err.aadsts, err.status, err.code) == (
         AuthCause.BAD_SECRET, 7000215, 401, "invalid_client",
@@ -129,7 +129,7 @@ def test_a_wrong_secret_is_bad_secret(config: GraphConfig, sim_tenant: SimTenant
 def test_an_expired_secret_is_expired_secret(
     graphsim: GraphSimServer, config: GraphConfig, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: expired secret → 401 invalid_client AADSTS7000222."""
+    """docs/graph.md: expired secret → 401 invalid_client AADSTS7000222."""
     graphsim.control.expire_secrets(sim_tenant.tenant_id, sim_tenant.client_id)
     err = rejected(config, sim_tenant.tenant_id, sim_tenant.client_id, sim_tenant.client_secret)
     assert (err.cause, err.aadsts, err.status) == (AuthCause.EXPIRED_SECRET, 7000222, 401)
@@ -138,7 +138,7 @@ def test_an_expired_secret_is_expired_secret(
 def test_an_unknown_client_id_is_app_not_in_tenant(
     config: GraphConfig, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: app not in tenant → 400 unauthorized_client AADSTS700016."""
+    """docs/graph.md: app not in tenant → 400 unauthorized_client AADSTS700016."""
     err = rejected(config, sim_tenant.domain, str(uuid.uuid4()), sim_tenant.client_secret)
     assert (err.cause, err.aadsts, err.code) == (
         AuthCause.APP_NOT_IN_TENANT, 700016, "unauthorized_client",
@@ -146,7 +146,7 @@ def test_an_unknown_client_id_is_app_not_in_tenant(
 
 
 def test_an_unknown_tenant_is_tenant_not_found(config: GraphConfig, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: tenant not found → AADSTS90002 from the discovery URL, which
+    """docs/graph.md: tenant not found → AADSTS90002 from the discovery URL, which
     makes MSAL fail while building the app with a ValueError."""
     err = rejected(config, str(uuid.uuid4()), sim_tenant.client_id, sim_tenant.client_secret)
     assert (err.cause, err.aadsts, err.status, err.code) == (
@@ -156,7 +156,7 @@ def test_an_unknown_tenant_is_tenant_not_found(config: GraphConfig, sim_tenant: 
 
 
 def test_a_malformed_tenant_is_malformed_tenant(config: GraphConfig, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: malformed tenant → 400 invalid_request AADSTS900023."""
+    """docs/graph.md: malformed tenant → 400 invalid_request AADSTS900023."""
     err = rejected(config, "not a tenant!", sim_tenant.client_id, sim_tenant.client_secret)
     assert (err.cause, err.aadsts) == (AuthCause.MALFORMED_TENANT, 900023)
 
@@ -184,7 +184,7 @@ def test_a_closed_port_is_a_network_error(sim_tenant: SimTenant, graphsim: Graph
 def test_an_untrusted_certificate_is_a_tls_network_error(
     sim_tenant: SimTenant, graphsim: GraphSimServer
 ) -> None:
-    """GRAPH.md: the client must trust the simulator's CA; certifi's bundle does not."""
+    """docs/graph.md: the client must trust the simulator's CA; certifi's bundle does not."""
     config = GraphConfig(graphsim.authority_host, graphsim.graph_url, ca_bundle=None)
     err = rejected(config, sim_tenant.tenant_id, sim_tenant.client_id, sim_tenant.client_secret)
     assert err.cause is AuthCause.NETWORK

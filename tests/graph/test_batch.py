@@ -1,6 +1,6 @@
-"""JSON batching (GRAPH.md: "POST /$batch … ≤ 20 requests, unique ids → 200
-{"responses":[…]} in any order; each inner response has its own status (429
-included)")."""
+"""JSON batching (docs/graph.md, "Batching, errors, throttling": POST /$batch takes up to
+20 requests with distinct ids and answers 200 with the responses in any order, each
+with its own status, 429 included)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def test_get_returns_graphs_json(client: GraphClient, sim_tenant: SimTenant) -> 
 def test_a_missing_object_is_not_found_with_code_and_request_id(
     client: GraphClient, graphsim: GraphSimServer, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: 404 Request_ResourceNotFound; responses carry request-id."""
+    """docs/graph.md: 404 Request_ResourceNotFound; responses carry request-id."""
     with pytest.raises(NotFound) as info:
         client.get("/users/00000000-0000-0000-0000-000000000000")
     err = info.value
@@ -49,7 +49,7 @@ def test_a_removed_permission_gives_permission_denied(
     config: GraphConfig,
     credentials: AppCredentials,
 ) -> None:
-    """GRAPH.md: 403 Authorization_RequestDenied; roles are fixed when the token is issued."""
+    """docs/graph.md: 403 Authorization_RequestDenied; roles are fixed when the token is issued."""
     graphsim.control.update_app(
         sim_tenant.tenant_id, sim_tenant.client_id, permissions=["Presence.Read.All"]
     )
@@ -63,7 +63,7 @@ def test_a_removed_permission_gives_permission_denied(
 def test_an_invalid_token_is_refreshed_once_and_the_request_retried(
     graphsim: GraphSimServer, sim_tenant: SimTenant, client: GraphClient
 ) -> None:
-    """GRAPH.md: 401 InvalidAuthenticationToken."""
+    """docs/graph.md: 401 InvalidAuthenticationToken."""
     client.tokens.acquire()
     graphsim.control.add_fault(f"^/v1.0/users/{sim_tenant.users[0]['id']}$", status=401, times=1)
     assert client.get(f"/users/{sim_tenant.users[0]['id']}") is not None
@@ -116,7 +116,7 @@ def test_it_never_sends_the_token_outside_graph(
 def test_the_session_ignores_ca_bundle_variables_and_says_who_it_is(
     monkeypatch: pytest.MonkeyPatch, config: GraphConfig, graphsim: GraphSimServer
 ) -> None:
-    """GRAPH.md: REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override Session.verify unless
+    """docs/graph.md: REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override Session.verify unless
     trust_env is off; the client must trust the simulator's CA."""
     import certifi
 

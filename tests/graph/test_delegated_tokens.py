@@ -37,7 +37,7 @@ def provider(
 def test_the_password_grant_gives_a_delegated_presence_token(
     config: GraphConfig, credentials: AppCredentials, system_user: dict
 ) -> None:
-    """GRAPH.md: grant_type=password with delegated scopes (Presence.Read.All)."""
+    """docs/graph.md: grant_type=password with delegated scopes (Presence.Read.All)."""
     tokens = provider(config, credentials, system_user)
     token = tokens.acquire()
     assert "Presence.Read.All" in token.scopes
@@ -53,7 +53,7 @@ def test_a_stored_cache_is_reused_and_its_refresh_token_replaces_the_password(
     credentials: AppCredentials,
     system_user: dict,
 ) -> None:
-    """GRAPH.md: the password grant returns a refresh token too."""
+    """docs/graph.md: the password grant returns a refresh token too."""
     first = provider(config, credentials, system_user)
     token = first.acquire()
     state = first.cache_state()
@@ -77,7 +77,7 @@ def test_mfa_required_is_reported_as_such(
     credentials: AppCredentials,
     system_user: dict,
 ) -> None:
-    """GRAPH.md: MFA required (password grant) → 400 invalid_grant AADSTS50076."""
+    """docs/graph.md: MFA required (password grant) → 400 invalid_grant AADSTS50076."""
     graphsim.control.set_mfa(sim_tenant.tenant_id, system_user["id"], True)
     with pytest.raises(AuthError) as info:
         provider(config, credentials, system_user).acquire()
@@ -106,7 +106,7 @@ def test_mfa_turned_on_later_defeats_the_refresh_token_too(
 def test_a_wrong_password_is_wrong_password(
     config: GraphConfig, credentials: AppCredentials, system_user: dict
 ) -> None:
-    """GRAPH.md: wrong user password → 400 invalid_grant AADSTS50126."""
+    """docs/graph.md: wrong user password → 400 invalid_grant AADSTS50126."""
     with pytest.raises(AuthError) as info:
         provider(config, credentials, system_user, "Not-The-Passw0rd").acquire()
     assert (info.value.cause, info.value.aadsts) == (AuthCause.WRONG_PASSWORD, 50126)

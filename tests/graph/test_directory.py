@@ -21,7 +21,7 @@ from tests.plugins.graphsim_server import GraphSimServer, SimTenant
 
 
 def test_user_select_is_the_documented_property_list() -> None:
-    """GRAPH.md, "Directory": the properties we show."""
+    """docs/graph.md, "Directory": the properties we show."""
     assert USER_SELECT == (
         "id", "displayName", "mail", "userPrincipalName", "otherMails", "proxyAddresses",
         "businessPhones", "mobilePhone", "faxNumber", "accountEnabled", "jobTitle", "department",
@@ -56,7 +56,7 @@ def test_read_one_user_without_user_read_all_is_permission_denied(
 def test_password_credentials_read_the_secrets_end_date(
     graphsim: GraphSimServer, sim_tenant: SimTenant, client: GraphClient
 ) -> None:
-    """GRAPH.md: GET /applications/{object-id}?$select=passwordCredentials → endDateTime."""
+    """docs/graph.md: GET /applications/{object-id}?$select=passwordCredentials → endDateTime."""
     end = datetime(2031, 5, 17, 8, 30, tzinfo=UTC)
     graphsim.control.update_app(sim_tenant.tenant_id, sim_tenant.client_id, secret_expires_at=end)
     [secret] = password_credentials(client, sim_tenant.object_id)
@@ -72,7 +72,7 @@ def test_password_credentials_of_an_unknown_object_id_is_not_found(client: Graph
 
 
 def test_a_removed_delta_item_becomes_a_marked_record() -> None:
-    """GRAPH.md: removed users come as {"id", "@removed":{"reason":"changed"|"deleted"}}."""
+    """docs/graph.md: removed users come as {"id", "@removed":{"reason":"changed"|"deleted"}}."""
     record = DirectoryUserRecord.from_graph({"id": "u1", "@removed": {"reason": "changed"}})
     assert (record.id, record.removed_reason, record.display_name) == ("u1", "changed", "")
     full = DirectoryUserRecord.from_graph(

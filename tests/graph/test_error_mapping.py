@@ -24,7 +24,7 @@ from graph.errors import (
 
 
 def identity_body(error: str, code: int, text: str) -> dict:
-    """GRAPH.md: error, error_description (AADSTSnnnn: … then Trace ID /
+    """docs/graph.md: error, error_description (AADSTSnnnn: … then Trace ID /
     Correlation ID / Timestamp lines), error_codes, trace_id, correlation_id."""
     return {
         "error": error,
@@ -51,7 +51,7 @@ def identity_body(error: str, code: int, text: str) -> dict:
 def test_each_documented_aadsts_code_has_its_cause_and_sentence(
     status: int, error: str, code: int, cause: AuthCause
 ) -> None:
-    """GRAPH.md identity error table: HTTP status, error and AADSTS code per case."""
+    """docs/graph.md identity error table: HTTP status, error and AADSTS code per case."""
     err = auth_error_from_response(identity_body(error, code, "Some text."), status)
     assert isinstance(err, AuthError)
     assert (err.cause, err.aadsts, err.status, err.code) == (cause, code, status, error)
@@ -85,7 +85,7 @@ def test_temporarily_unavailable_is_transient() -> None:
 
 
 def graph_body(code: str, message: str = "msg") -> dict:
-    """GRAPH.md: {"error":{"code","message","innerError":{…,"request-id",…}}}."""
+    """docs/graph.md: {"error":{"code","message","innerError":{…,"request-id",…}}}."""
     return {"error": {"code": code, "message": message, "innerError": {"request-id": "rid-9"}}}
 
 

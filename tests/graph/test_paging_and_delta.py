@@ -1,5 +1,5 @@
 """Collections: paging over @odata.nextLink and users delta with deltaLink,
-page by page, resumable (GRAPH.md, "Directory")."""
+page by page, resumable (docs/graph.md, "Directory")."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.plugins.graphsim_server import GraphSimServer, SimTenant
 def test_iter_pages_follows_next_link_as_given(
     graphsim: GraphSimServer, sim_tenant: SimTenant, client: GraphClient
 ) -> None:
-    """GRAPH.md: GET /users?$select=…&$top=… pages through @odata.nextLink (use it as given)."""
+    """docs/graph.md: GET /users?$select=…&$top=… pages through @odata.nextLink, used as given."""
     pages = list(client.iter_pages("/users", {"$select": "id", "$top": "10"}))
     assert [len(p) for p in pages] == [10, 10, 5]
     ids = [u["id"] for page in pages for u in page]
@@ -39,7 +39,7 @@ def test_list_users_reads_every_selected_property(
 def test_delta_ends_with_a_delta_link_and_later_returns_only_changes(
     graphsim: GraphSimServer, sim_tenant: SimTenant, client: GraphClient
 ) -> None:
-    """GRAPH.md: /users/delta pages with nextLink, last page with deltaLink; removed
+    """docs/graph.md: /users/delta pages with nextLink, last page with deltaLink; removed
     users come as {"id", "@removed":{"reason"}}."""
     pages = list(users_delta(client, page_size=10))
     assert [len(p.items) for p in pages] == [10, 10, 5]

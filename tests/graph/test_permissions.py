@@ -1,4 +1,4 @@
-"""The permission check behind "Test connection" (GRAPH.md, "Permissions
+"""The permission check behind "Test connection" (docs/graph.md, "Permissions
 ccbridge uses"): per feature, each application permission granted or missing."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_everything_consented_grants_every_application_feature() -> None:
 
 
 def test_no_roles_means_nothing_is_consented() -> None:
-    """GRAPH.md: missing or empty roles = nothing consented."""
+    """docs/graph.md: missing or empty roles = nothing consented."""
     checks = by_key([])
     assert checks["directory"].status is FeatureStatus.MISSING
     assert checks["directory"].missing == ("User.Read.All",)
@@ -45,7 +45,7 @@ def test_no_roles_means_nothing_is_consented() -> None:
 
 
 def test_directory_read_all_is_an_alternative_to_user_read_all() -> None:
-    """GRAPH.md: directory needs User.Read.All (or Directory.Read.All)."""
+    """docs/graph.md: directory needs User.Read.All (or Directory.Read.All)."""
     check = by_key(["Directory.Read.All"])["directory"]
     assert check.status is FeatureStatus.GRANTED
     granted = {p.name: p.granted for p in check.permissions}
@@ -53,12 +53,12 @@ def test_directory_read_all_is_an_alternative_to_user_read_all() -> None:
 
 
 def test_user_create_is_enough_to_create_system_users() -> None:
-    """GRAPH.md: create system users needs User.ReadWrite.All (least: User.Create)."""
+    """docs/graph.md: create system users needs User.ReadWrite.All (least: User.Create)."""
     assert by_key(["User.Create"])["create_system_users"].ok
 
 
 def test_mailboxes_need_both_mail_permissions() -> None:
-    """GRAPH.md: mailboxes need Mail.ReadWrite and Mail.Send."""
+    """docs/graph.md: mailboxes need Mail.ReadWrite and Mail.Send."""
     check = by_key(["Mail.ReadWrite"])["mailboxes"]
     assert check.status is FeatureStatus.OPTIONAL_MISSING
     assert check.missing == ("Mail.Send",)
@@ -66,7 +66,7 @@ def test_mailboxes_need_both_mail_permissions() -> None:
 
 
 def test_delegated_only_features_need_a_system_user_not_an_app_role() -> None:
-    """GRAPH.md: presence subscriptions and chat send are not supported with
+    """docs/graph.md: presence subscriptions and chat send are not supported with
     application permissions."""
     for roles in ([], EVERY_APP_ROLE):
         checks = by_key(roles)
@@ -84,7 +84,7 @@ def test_missing_required_permission_names_it_and_what_breaks() -> None:
 
 
 def test_admin_consent_url() -> None:
-    """GRAPH.md: https://login.microsoftonline.com/{tenant}/adminconsent?client_id={client}."""
+    """docs/graph.md: https://login.microsoftonline.com/{tenant}/adminconsent?client_id={client}."""
     url = admin_consent_url(
         "https://login.microsoftonline.com/", "contoso.onmicrosoft.com", "1234-abcd"
     )

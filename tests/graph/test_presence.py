@@ -1,6 +1,6 @@
 """Presence calls: bulk reads in chunks of 650, setting and clearing the app's
 presence session, and the validation that happens before any HTTP call
-(GRAPH.md, "Presence")."""
+(docs/graph.md, "Presence")."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from tests.plugins.graphsim_server import GraphSimServer, SimTenant
 
 
 def test_the_tables_are_graphs() -> None:
-    """GRAPH.md: the five setPresence pairs, the six preferred pairs, and the values."""
+    """docs/graph.md: the five setPresence pairs, the six preferred pairs, and the values."""
     assert SETTABLE_PAIRS == (
         ("Available", "Available"), ("Busy", "InACall"), ("Busy", "InAConferenceCall"),
         ("Away", "Away"), ("DoNotDisturb", "Presenting"),
@@ -51,7 +51,7 @@ def test_durations_are_iso_8601(duration: timedelta, text: str) -> None:
 def test_get_presences_asks_for_650_ids_at_a_time(
     graphsim: GraphSimServer, sim_tenant: SimTenant, client: GraphClient
 ) -> None:
-    """GRAPH.md: getPresencesByUserId takes at most 650 ids."""
+    """docs/graph.md: getPresencesByUserId takes at most 650 ids."""
     real = [u["id"] for u in sim_tenant.users]
     ids = real + [str(uuid.uuid4()) for _ in range(700 - len(real))]
     presences = get_presences(client, ids)
@@ -84,7 +84,7 @@ def test_set_presence_refuses_what_graph_would_refuse_before_calling_it(
     activity: str,
     expiration: timedelta,
 ) -> None:
-    """GRAPH.md: settable pairs only; expirationDuration PT5M..PT4H."""
+    """docs/graph.md: settable pairs only; expirationDuration PT5M..PT4H."""
     with pytest.raises(InvalidPresence) as info:
         set_presence(
             client,
@@ -100,7 +100,7 @@ def test_set_presence_refuses_what_graph_would_refuse_before_calling_it(
 
 
 def test_set_then_clear_presence(sim_tenant: SimTenant, client: GraphClient) -> None:
-    """GRAPH.md: setPresence → 200; clearPresence → 200 (404 if no such session);
+    """docs/graph.md: setPresence → 200; clearPresence → 200 (404 if no such session);
     no session → Offline."""
     user = sim_tenant.users[3]["id"]
     session = sim_tenant.client_id

@@ -1,8 +1,9 @@
 """Throttling and transient failures, against the simulator with injected
 faults; waits are recorded, not slept.
 
-GRAPH.md: "429 TooManyRequests with Retry-After (seconds, may be fractional):
-wait and retry; with no header, back off exponentially. 503/504 likewise."
+docs/graph.md, "Batching, errors, throttling": 429 comes with Retry-After in seconds,
+possibly fractional; without the header the client backs off exponentially; 503 and
+504 alike.
 """
 
 from __future__ import annotations

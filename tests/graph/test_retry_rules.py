@@ -1,6 +1,6 @@
-"""Retry-After parsing and backoff bounds (GRAPH.md: "429 TooManyRequests with
-Retry-After (seconds, may be fractional): wait and retry; with no header,
-back off exponentially. 503/504 likewise.")."""
+"""Retry-After parsing and backoff bounds (docs/graph.md, "Batching, errors, throttling":
+429 comes with Retry-After in seconds, possibly fractional; without the header the
+client backs off exponentially; 503 and 504 alike)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def test_credentials_repr_hides_the_secret() -> None:
 
 
 def test_config_refuses_http_authorities() -> None:
-    """GRAPH.md: MSAL refuses http:// authorities and token endpoints."""
+    """docs/graph.md: MSAL refuses http:// authorities and token endpoints."""
     with pytest.raises(ValueError, match="https"):
         GraphConfig("http://login.example", "https://graph.microsoft.com/v1.0")
 
@@ -84,7 +84,7 @@ def test_config_refuses_http_authorities() -> None:
     ],
 )  # fmt: skip
 def test_app_scope_follows_the_graph_cloud(graph_url: str, scope: str) -> None:
-    """GRAPH.md: client credentials use scope {resource}/.default."""
+    """docs/graph.md: client credentials use scope {resource}/.default."""
     config = GraphConfig("https://login.microsoftonline.com/", graph_url)
     assert config.app_scope == scope
     assert config.authority_host == "https://login.microsoftonline.com"

@@ -1,4 +1,4 @@
-"""GRAPH.md: POST /$batch {"requests":[{id, method, url (relative), headers, body,
+"""docs/graph.md: POST /$batch {"requests":[{id, method, url (relative), headers, body,
 dependsOn}]}, ≤ 20 requests, unique ids → 200 {"responses":[{id,status,headers,body}]}
 in any order; each inner response has its own status (429 included)."""
 

@@ -1,4 +1,4 @@
-"""GRAPH.md: GET /users/delta?$select=… → pages with @odata.nextLink, the last
+"""docs/graph.md: GET /users/delta?$select=… → pages with @odata.nextLink, the last
 with @odata.deltaLink; later the deltaLink returns only what changed, removed
 users as {"id","@removed":{"reason":"changed"|"deleted"}}."""
 

@@ -1,4 +1,4 @@
-"""Every Graph endpoint checks the bearer token and the permission GRAPH.md
+"""Every Graph endpoint checks the bearer token and the permission docs/graph.md
 names; errors have Graph's shape and responses carry request-id."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.plugins.graphsim_server import SimTenant
 
 
 def assert_graph_error(response, status: int, code: str) -> dict:
-    """GRAPH.md: {"error":{"code","message","innerError":{"date","request-id",
+    """docs/graph.md: {"error":{"code","message","innerError":{"date","request-id",
     "client-request-id"}}}; responses carry request-id."""
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -27,7 +27,7 @@ def assert_graph_error(response, status: int, code: str) -> dict:
 
 
 def test_missing_token_is_401_invalid_authentication_token(graphsim, sim_tenant) -> None:
-    """GRAPH.md: 401 InvalidAuthenticationToken."""
+    """docs/graph.md: 401 InvalidAuthenticationToken."""
     assert_graph_error(Graph(graphsim, None).get("/users"), 401, "InvalidAuthenticationToken")
 
 
@@ -76,7 +76,7 @@ def test_token_for_another_audience_is_401(graphsim, sim_tenant: SimTenant) -> N
 def test_lacking_permission_is_403_authorization_request_denied(
     graphsim, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: 403 Authorization_RequestDenied when the permission is missing."""
+    """docs/graph.md: 403 Authorization_RequestDenied when the permission is missing."""
     graphsim.control.update_app(
         sim_tenant.tenant_id, sim_tenant.client_id, permissions=["Mail.Send"]
     )

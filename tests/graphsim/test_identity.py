@@ -28,7 +28,7 @@ def make_app(
 
 
 def assert_aadsts(result: dict, error: str, code: int) -> None:
-    """GRAPH.md: errors carry error, error_description (AADSTS text then Trace ID /
+    """docs/graph.md: errors carry error, error_description (AADSTS text then Trace ID /
     Correlation ID / Timestamp lines), error_codes, timestamp, trace_id,
     correlation_id, error_uri."""
     assert result["error"] == error
@@ -44,7 +44,7 @@ def assert_aadsts(result: dict, error: str, code: int) -> None:
 def test_msal_gets_an_app_token_by_tenant_guid_and_by_domain(
     graphsim, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: {tenant} is a GUID or a domain; success has token_type, expires_in
+    """docs/graph.md: {tenant} is a GUID or a domain; success has token_type, expires_in
     3599, ext_expires_in, access_token."""
     for ident in (sim_tenant.tenant_id, sim_tenant.domain):
         app = make_app(graphsim, ident, sim_tenant.client_id, sim_tenant.client_secret)
@@ -55,7 +55,7 @@ def test_msal_gets_an_app_token_by_tenant_guid_and_by_domain(
 
 
 def test_raw_success_body_has_the_documented_fields(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: {"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token"}."""
+    """docs/graph.md: token_type Bearer, expires_in and ext_expires_in 3599, access_token."""
     response = token_response(
         graphsim,
         sim_tenant.tenant_id,
@@ -74,7 +74,7 @@ def test_raw_success_body_has_the_documented_fields(graphsim, sim_tenant: SimTen
 
 
 def test_app_token_claims(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: aud graph, iss https://sts.windows.net/{tid}/, appid, tid, oid,
+    """docs/graph.md: aud graph, iss https://sts.windows.net/{tid}/, appid, tid, oid,
     idtyp app, exp, roles = granted application permissions; signed RS256 with a
     key (kid) published in the JWKS."""
     app = make_app(graphsim, sim_tenant.tenant_id, sim_tenant.client_id, sim_tenant.client_secret)
@@ -103,7 +103,7 @@ def test_app_token_claims(graphsim, sim_tenant: SimTenant) -> None:
 
 
 def test_app_without_consent_gets_a_token_without_roles(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: missing or empty roles = nothing consented."""
+    """docs/graph.md: missing or empty roles = nothing consented."""
     bare = graphsim.control.create_app(sim_tenant.tenant_id, permissions=[])
     app = make_app(graphsim, sim_tenant.tenant_id, bare["client_id"], bare["client_secret"])
     claims = jwt_claims(app.acquire_token_for_client(scopes=[GRAPH_SCOPE])["access_token"])
@@ -111,7 +111,7 @@ def test_app_without_consent_gets_a_token_without_roles(graphsim, sim_tenant: Si
 
 
 def test_discovery_document_names_the_endpoints(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: discovery needs authorization_endpoint, token_endpoint, issuer, jwks_uri."""
+    """docs/graph.md: discovery needs authorization_endpoint, token_endpoint, issuer, jwks_uri."""
     config = (
         trusted_session(graphsim.ca_path)
         .get(f"{graphsim.authority_host}/{sim_tenant.domain}/v2.0/.well-known/openid-configuration")
@@ -125,7 +125,7 @@ def test_discovery_document_names_the_endpoints(graphsim, sim_tenant: SimTenant)
 
 
 def test_wrong_secret_is_401_invalid_client_7000215(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md table: wrong secret → 401 invalid_client AADSTS7000215."""
+    """docs/graph.md table: wrong secret → 401 invalid_client AADSTS7000215."""
     app = make_app(graphsim, sim_tenant.tenant_id, sim_tenant.client_id, "not-the-secret")
     assert_aadsts(app.acquire_token_for_client(scopes=[GRAPH_SCOPE]), "invalid_client", 7000215)
     raw = token_response(
@@ -138,7 +138,7 @@ def test_wrong_secret_is_401_invalid_client_7000215(graphsim, sim_tenant: SimTen
 
 
 def test_expired_secret_is_401_invalid_client_7000222(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md table: expired secret → 401 invalid_client AADSTS7000222."""
+    """docs/graph.md table: expired secret → 401 invalid_client AADSTS7000222."""
     graphsim.control.expire_secrets(sim_tenant.tenant_id, sim_tenant.client_id)
     app = make_app(graphsim, sim_tenant.tenant_id, sim_tenant.client_id, sim_tenant.client_secret)
     assert_aadsts(app.acquire_token_for_client(scopes=[GRAPH_SCOPE]), "invalid_client", 7000222)
@@ -164,7 +164,7 @@ def test_rotated_secret_works_and_the_old_one_keeps_working_until_removed(
 def test_app_not_in_tenant_is_400_unauthorized_client_700016(
     graphsim, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md table: app not in tenant → 400 unauthorized_client AADSTS700016."""
+    """docs/graph.md table: app not in tenant → 400 unauthorized_client AADSTS700016."""
     other = graphsim.control.create_tenant(domain=f"other-{sim_tenant.domain}", users=0)
     try:
         app = make_app(graphsim, other["tenant_id"], sim_tenant.client_id, sim_tenant.client_secret)
@@ -175,7 +175,7 @@ def test_app_not_in_tenant_is_400_unauthorized_client_700016(
 
 
 def test_unknown_tenant_fails_msal_construction_with_90002(graphsim) -> None:
-    """GRAPH.md table: tenant not found → 400 invalid_tenant AADSTS90002 from the
+    """docs/graph.md table: tenant not found → 400 invalid_tenant AADSTS90002 from the
     discovery URL, so MSAL raises ValueError while building the app."""
     with pytest.raises(ValueError, match="Unable to get authority configuration"):
         make_app(graphsim, "nobody.example", "11111111-1111-1111-1111-111111111111", "x")
@@ -187,7 +187,7 @@ def test_unknown_tenant_fails_msal_construction_with_90002(graphsim) -> None:
 
 
 def test_malformed_tenant_is_400_invalid_request_900023(graphsim) -> None:
-    """GRAPH.md table: malformed tenant → 400 invalid_request AADSTS900023."""
+    """docs/graph.md table: malformed tenant → 400 invalid_request AADSTS900023."""
     with pytest.raises(ValueError, match="Unable to get authority configuration"):
         make_app(graphsim, "not_a_tenant!", "11111111-1111-1111-1111-111111111111", "x")
     response = token_response(graphsim, "not_a_tenant!", {"grant_type": "client_credentials"})
@@ -198,7 +198,7 @@ def test_malformed_tenant_is_400_invalid_request_900023(graphsim) -> None:
 def test_password_grant_returns_delegated_tokens_and_a_refresh_token(
     graphsim, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: the password grant (MFA off) returns a refresh token too; the
+    """docs/graph.md: the password grant (MFA off) returns a refresh token too; the
     access token is a user token (idtyp user, oid = user id, upn, scp)."""
     user = graphsim.control.create_user(
         sim_tenant.tenant_id, displayName="Svc One", password="Passw0rd!x"
@@ -240,7 +240,7 @@ def test_default_scope_grants_every_consented_delegated_permission(
 
 
 def test_wrong_password_is_400_invalid_grant_50126(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md table: wrong user password → 400 invalid_grant AADSTS50126."""
+    """docs/graph.md table: wrong user password → 400 invalid_grant AADSTS50126."""
     user = graphsim.control.create_user(
         sim_tenant.tenant_id, displayName="Svc Three", password="Passw0rd!x"
     )
@@ -252,7 +252,7 @@ def test_wrong_password_is_400_invalid_grant_50126(graphsim, sim_tenant: SimTena
 
 
 def test_mfa_required_is_400_invalid_grant_50076(graphsim, sim_tenant: SimTenant) -> None:
-    """GRAPH.md table: MFA required (password grant) → 400 invalid_grant AADSTS50076."""
+    """docs/graph.md table: MFA required (password grant) → 400 invalid_grant AADSTS50076."""
     user = graphsim.control.create_user(
         sim_tenant.tenant_id, displayName="Svc Four", password="Passw0rd!x"
     )

@@ -1,6 +1,6 @@
 """Delivery of change notifications to a real local webhook: encrypted resource
 data the test's own key decrypts and verifies, validation tokens, lifecycle events
-(GRAPH.md, Change notifications: Delivery, Decrypt, Lifecycle events)."""
+(docs/graph.md, Change notifications: Delivery, Decrypt, Lifecycle events)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ PUBLISHER = "0bf30f3b-4a52-48df-9a82-234910c4a086"
 
 
 def decrypt(item: dict, private_key) -> dict:
-    """GRAPH.md Decrypt: RSA-OAEP(SHA-1) dataKey → key; HMAC-SHA256(key, data) must
+    """docs/graph.md Decrypt: RSA-OAEP(SHA-1) dataKey → key; HMAC-SHA256(key, data) must
     equal dataSignature; AES-CBC PKCS7 with IV = first 16 key bytes → JSON."""
     content = item["encryptedContent"]
     key = private_key.decrypt(
@@ -132,7 +132,7 @@ def test_failed_delivery_is_retried(
 
 
 def test_lifecycle_event_on_demand(graphsim, sim_tenant, system_user, webhook) -> None:
-    """GRAPH.md lifecycle events: reauthorizationRequired / subscriptionRemoved / missed."""
+    """docs/graph.md lifecycle events: reauthorizationRequired / subscriptionRemoved / missed."""
     watched = [sim_tenant.users[0]["id"]]
     sub = system_user.graph.post("/subscriptions", body_for(webhook, watched)).json()
     graphsim.control.lifecycle(sub["id"], "reauthorizationRequired")

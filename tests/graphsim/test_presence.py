@@ -1,4 +1,4 @@
-"""Presence (GRAPH.md, Presence): the shape, settable pairs, session expiry,
+"""Presence (docs/graph.md, Presence): the shape, settable pairs, session expiry,
 user-preferred presence and aggregation."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def set_presence(
 
 
 def test_shape_and_offline_without_sessions(graph, agent: str) -> None:
-    """GRAPH.md: {"id","availability","activity","statusMessage","outOfOfficeSettings",
+    """docs/graph.md: {"id","availability","activity","statusMessage","outOfOfficeSettings",
     "sequenceNumber"}; no session → Offline/Offline."""
     body = read(graph, agent)
     assert body["id"] == agent
@@ -56,7 +56,7 @@ def test_communications_presences_reads_the_same(
      ("Away", "Away"), ("DoNotDisturb", "Presenting")],
 )  # fmt: skip
 def test_settable_pairs_are_accepted(graph, sim_tenant, agent, availability, activity) -> None:
-    """GRAPH.md: settable pairs for setPresence."""
+    """docs/graph.md: settable pairs for setPresence."""
     assert set_presence(graph, sim_tenant, agent, availability, activity).status_code == 200
     body = read(graph, agent)
     assert (body["availability"], body["activity"]) == (availability, activity)
@@ -82,10 +82,20 @@ def test_session_id_must_be_the_callers_client_id(graph, agent: str) -> None:
     assert_graph_error(graph.post(f"/users/{agent}/presence/setPresence", body), 400, "BadRequest")
 
 
-@pytest.mark.parametrize("duration", ["PT4M", "PT4H1M", "P1D", "five minutes"])
+@pytest.mark.parametrize("duration", ["PT4M", "PT4H1M", "P1D"])
 def test_expiration_outside_pt5m_to_pt4h_is_refused(graph, sim_tenant, agent, duration) -> None:
-    """GRAPH.md: expirationDuration PT5M..PT4H."""
+    """docs/graph.md, "Presence": expirationDuration PT5M..PT4H, else InvalidArgument."""
     response = set_presence(graph, sim_tenant, agent, "Away", "Away", expirationDuration=duration)
+    assert_graph_error(response, 400, "InvalidArgument")
+    assert (
+        response.json()["error"]["message"] == "The provided [ExpirationDuration] is out of range."
+    )
+
+
+def test_expiration_that_is_no_duration_is_a_bad_request(graph, sim_tenant, agent) -> None:
+    response = set_presence(
+        graph, sim_tenant, agent, "Away", "Away", expirationDuration="five minutes"
+    )
     assert_graph_error(response, 400, "BadRequest")
 
 
@@ -96,7 +106,7 @@ def test_expiration_within_bounds_is_accepted(graph, sim_tenant, agent, duration
 
 
 def test_session_expires_after_its_duration(graph, graphsim, sim_tenant, agent) -> None:
-    """GRAPH.md: an expired session disappears; default expiry PT5M."""
+    """docs/graph.md: an expired session disappears; default expiry PT5M."""
     set_presence(graph, sim_tenant, agent, "Busy", "InACall")
     assert read(graph, agent)["availability"] == "Busy"
     graphsim.control.advance_clock(5 * 60 + 1)
@@ -114,7 +124,7 @@ def test_clear_presence_ends_the_session_and_404_when_none(graph, sim_tenant, ag
 def test_do_not_disturb_beats_busy_beats_available_beats_away(
     graph, graphsim, sim_tenant, agent
 ) -> None:
-    """GRAPH.md aggregation: between sessions DoNotDisturb > Busy > Available > Away."""
+    """docs/graph.md aggregation: between sessions DoNotDisturb > Busy > Available > Away."""
     tenant = sim_tenant.tenant_id
     graphsim.control.set_presence(tenant, agent, "Away", "Away")
     set_presence(graph, sim_tenant, agent, "Available", "Available")
@@ -129,7 +139,7 @@ def test_do_not_disturb_beats_busy_beats_available_beats_away(
 
 
 def test_preferred_presence_beats_every_session(graph, graphsim, sim_tenant, agent) -> None:
-    """GRAPH.md: a user-preferred (hand-set) state beats every session."""
+    """docs/graph.md: a user-preferred (hand-set) state beats every session."""
     graphsim.control.set_presence(sim_tenant.tenant_id, agent, "Away", "Away", preferred=True)
     set_presence(graph, sim_tenant, agent, "DoNotDisturb", "Presenting")
     assert (read(graph, agent)["availability"], read(graph, agent)["activity"]) == ("Away", "Away")
@@ -143,7 +153,7 @@ def test_preferred_presence_beats_every_session(graph, graphsim, sim_tenant, age
 def test_set_user_preferred_presence_pairs(
     graph, graphsim, sim_tenant, agent, availability, activity
 ) -> None:
-    """GRAPH.md: setUserPreferredPresence pairs; it applies while a session exists."""
+    """docs/graph.md: setUserPreferredPresence pairs; it applies while a session exists."""
     graphsim.control.set_presence(sim_tenant.tenant_id, agent, "Available", "Available")
     body = {"availability": availability, "activity": activity, "expirationDuration": "PT1H"}
     assert graph.post(f"/users/{agent}/presence/setUserPreferredPresence", body).status_code == 200

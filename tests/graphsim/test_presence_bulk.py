@@ -1,4 +1,4 @@
-"""GRAPH.md: POST /communications/getPresencesByUserId {"ids":[…]} → {"value":[…]};
+"""docs/graph.md: POST /communications/getPresencesByUserId {"ids":[…]} → {"value":[…]};
 at most 650 ids; at most 1,500 calls per 30 s per app per tenant (then 429 with Retry-After)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""GRAPH.md Directory: GET /users?$select=…&$top=999 pages through @odata.nextLink.
+"""docs/graph.md Directory: GET /users?$select=…&$top=999 pages through @odata.nextLink.
 50,000 users at 999 a page is ceil(50000/999) = 51 pages."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Subscriptions (GRAPH.md, Change notifications): creation with the validation
+"""Subscriptions (docs/graph.md, Change notifications): creation with the validation
 handshake, the presence rules, renew / delete / list without clientState."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def watched(sim_tenant: SimTenant) -> list[str]:
 def test_create_validates_both_urls_and_returns_201(
     system_user, webhook, watched, encryption_key
 ) -> None:
-    """GRAPH.md: POST /subscriptions → 201 after Graph POSTs ?validationToken=… to the
+    """docs/graph.md: POST /subscriptions → 201 after Graph POSTs ?validationToken=… to the
     notification and lifecycle URLs."""
     response = system_user.graph.post("/subscriptions", body_for(webhook, watched, encryption_key))
     assert response.status_code == 201, response.text
@@ -61,7 +61,7 @@ def test_single_user_resource_is_accepted(system_user, webhook, watched) -> None
 
 
 def test_second_subscription_of_same_user_and_app_is_409(system_user, webhook, watched) -> None:
-    """GRAPH.md: same resource + changeType again → 409 (presence: one per user per app)."""
+    """docs/graph.md: same resource + changeType again → 409 (presence: one per user per app)."""
     assert system_user.graph.post("/subscriptions", body_for(webhook, watched)).status_code == 201
     again = system_user.graph.post("/subscriptions", body_for(webhook, watched))
     assert again.status_code == 409
@@ -69,16 +69,20 @@ def test_second_subscription_of_same_user_and_app_is_409(system_user, webhook, w
 
 
 def test_app_token_cannot_subscribe_to_presence(graph, webhook, watched) -> None:
-    """GRAPH.md: presence subscriptions are delegated only."""
-    assert_graph_error(
-        graph.post("/subscriptions", body_for(webhook, watched)), 403, "Authorization_RequestDenied"
+    """docs/graph.md, "Change notifications": presence subscriptions are delegated only; the
+    subscription service refuses an app-only token in its ExtensionError shape."""
+    response = graph.post("/subscriptions", body_for(webhook, watched))
+    assert_graph_error(response, 403, "ExtensionError")
+    assert response.json()["error"]["message"] == (
+        "Operation: Create; Exception: [Status Code: Forbidden; Reason: The request is not "
+        "authorized for this user or application.]"
     )
 
 
 def test_wrong_validation_answer_fails_with_400_validation_error(
     system_user, webhook, watched
 ) -> None:
-    """GRAPH.md: reply 200, text/plain, the decoded token, or creation fails with
+    """docs/graph.md: reply 200, text/plain, the decoded token, or creation fails with
     400 ValidationError."""
     webhook.mode = "wrong"
     assert_graph_error(
@@ -99,13 +103,13 @@ def test_unreachable_endpoint_fails_validation(system_user, webhook, watched) ->
 
 
 def test_expiration_over_60_minutes_is_400(system_user, webhook, watched) -> None:
-    """GRAPH.md: presence subscriptions last at most 60 minutes."""
+    """docs/graph.md: presence subscriptions last at most 60 minutes."""
     body = body_for(webhook, watched, expirationDateTime=in_minutes(61))
     assert_graph_error(system_user.graph.post("/subscriptions", body), 400, "InvalidRequest")
 
 
 def test_more_than_650_ids_is_400(system_user, webhook) -> None:
-    """GRAPH.md: ≤ 650 ids per presence subscription."""
+    """docs/graph.md: ≤ 650 ids per presence subscription."""
     ids = [str(uuid.uuid4()) for _ in range(651)]
     assert_graph_error(
         system_user.graph.post("/subscriptions", body_for(webhook, ids)), 400, "InvalidRequest"
@@ -129,7 +133,7 @@ def test_plain_http_is_refused_for_non_loopback_hosts(system_user, webhook, watc
 
 
 def test_list_get_renew_delete(graph, system_user, webhook, watched) -> None:
-    """GRAPH.md: PATCH renews (200); DELETE → 204; GET lists the app's own;
+    """docs/graph.md: PATCH renews (200); DELETE → 204; GET lists the app's own;
     clientState is never returned by GET."""
     sub = system_user.graph.post("/subscriptions", body_for(webhook, watched)).json()
     listed = system_user.graph.get("/subscriptions").json()["value"]

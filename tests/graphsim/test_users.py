@@ -1,5 +1,5 @@
 """Directory: users (paging, $select, $filter, get, create, update, delete),
-group members and the application's password credentials (GRAPH.md, Directory)."""
+group members and the application's password credentials (docs/graph.md, Directory)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ PROPS = (
 
 
 def test_users_page_through_next_links_until_all_are_seen(graph, sim_tenant: SimTenant) -> None:
-    """GRAPH.md: GET /users?$select=…&$top=… pages through @odata.nextLink
+    """docs/graph.md: GET /users?$select=…&$top=… pages through @odata.nextLink
     (absolute, used as given)."""
     seen: list[str] = []
     url = "/users?$select=id,displayName&$top=10"
@@ -35,7 +35,7 @@ def test_users_page_through_next_links_until_all_are_seen(graph, sim_tenant: Sim
 
 
 def test_select_returns_exactly_the_selected_properties(graph) -> None:
-    """GRAPH.md Directory: the properties ccbridge reads, via $select."""
+    """docs/graph.md Directory: the properties ccbridge reads, via $select."""
     users = graph.get(f"/users?$select={PROPS}").json()["value"]
     assert set(users[0]) == set(PROPS.split(","))
     primary = next(u for u in users if u["proxyAddresses"])["proxyAddresses"]
@@ -54,7 +54,9 @@ def test_unknown_select_property_is_400(graph) -> None:
 
 
 def test_top_is_bounded_to_999(graph) -> None:
-    assert_graph_error(graph.get("/users?$top=1000"), 400, "Request_BadRequest")
+    # docs/graph.md, "Directory": Graph's code for a page size above 999.
+    assert_graph_error(graph.get("/users?$top=1000"), 400, "Request_UnsupportedQuery")
+    assert_graph_error(graph.get("/users?$top=many"), 400, "Request_BadRequest")
     assert len(graph.get("/users?$top=999").json()["value"]) == 25
 
 
@@ -113,7 +115,7 @@ def new_user_body(domain: str, nickname: str = "ccbridge_sys1") -> dict:
 def test_create_user_returns_201_and_the_user_can_sign_in(
     graphsim, graph, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: POST /users needs accountEnabled, displayName, mailNickname,
+    """docs/graph.md: POST /users needs accountEnabled, displayName, mailNickname,
     userPrincipalName, passwordProfile → 201."""
     response = graph.post("/users", new_user_body(sim_tenant.domain))
     assert response.status_code == 201, response.text
@@ -178,7 +180,7 @@ def test_group_members_are_listed(graphsim, graph, sim_tenant: SimTenant) -> Non
 def test_application_password_credentials_show_the_secret_expiry(
     graph, sim_tenant: SimTenant
 ) -> None:
-    """GRAPH.md: GET /applications/{object-id}?$select=passwordCredentials → endDateTime."""
+    """docs/graph.md: GET /applications/{object-id}?$select=passwordCredentials → endDateTime."""
     body = graph.get(f"/applications/{sim_tenant.object_id}?$select=passwordCredentials").json()
     creds = body["passwordCredentials"]
     assert len(creds) == 1

@@ -65,7 +65,7 @@ def test_a_removed_permission_shows_as_missing_with_the_consent_url(
 
 
 def test_no_roles_at_all_means_nothing_consented(sim_account, sim_tenant, graphsim):
-    """GRAPH.md: missing or empty `roles` = nothing consented."""
+    """docs/graph.md: missing or empty `roles` = nothing consented."""
     graphsim.control.update_app(sim_tenant.tenant_id, sim_tenant.client_id, permissions=[])
     test = _run(sim_account)
     assert test.outcome == ConnectionTest.Outcome.WARNING
@@ -86,7 +86,7 @@ def test_no_roles_at_all_means_nothing_consented(sim_account, sim_tenant, graphs
 def test_a_rejected_token_request_gives_the_exact_text_and_cause(
     make_account, sim_tenant, graphsim, graph_settings, case, cause, code
 ):
-    """GRAPH.md identity-platform error table, one row each."""
+    """docs/graph.md identity-platform error table, one row each."""
     fields = {
         "tenant": sim_tenant.tenant_id,
         "client_id": sim_tenant.client_id,
@@ -149,7 +149,7 @@ def test_without_application_read_the_expiry_stays_manual(sim_account, sim_tenan
 
 
 def test_a_429_on_graph_then_success_is_survived(sim_account, graphsim):
-    """GRAPH.md: 429 TooManyRequests with Retry-After: wait and retry."""
+    """docs/graph.md: 429 TooManyRequests with Retry-After: wait and retry."""
     graphsim.control.add_fault(match=r"/v1\.0/users", status=429, retry_after=0.2, times=1)
     test = _run(sim_account)
     assert test.outcome == ConnectionTest.Outcome.PASSED, test.detail

@@ -28,7 +28,7 @@ import requests
 
 from graphsim.launch import launch
 
-# What ccbridge asks for (GRAPH.md, "Permissions ccbridge uses").
+# What ccbridge asks for (docs/graph.md, "Permissions ccbridge uses").
 CCBRIDGE_APPLICATION_PERMISSIONS = [
     "User.Read.All", "GroupMember.Read.All", "Group.Read.All", "User.ReadWrite.All",
     "Application.Read.All", "Presence.Read.All", "Presence.ReadWrite.All", "Chat.Read.All",

@@ -1,6 +1,6 @@
 """Helpers for the Teams → contact center tests.
 
-Builds change notifications exactly as Graph does (GRAPH.md, "Change
+Builds change notifications exactly as Graph does (docs/graph.md, "Change
 notifications": RSA-OAEP(SHA-1) key wrap, AES-256-CBC with IV = key[:16],
 HMAC-SHA256 over the ciphertext), signs validation tokens with a test key that
 the webhook is made to trust, and runs a tiny ACD webhook receiver.

@@ -71,7 +71,7 @@ def started() -> datetime:
 
 
 def test_an_acd_state_sets_the_rules_pair_with_the_apps_session(world):
-    """GRAPH.md "Presence": setPresence with sessionId = the app's client id, a settable
+    """docs/graph.md "Presence": setPresence with sessionId = the app's client id, a settable
     pair and expirationDuration PT5M..PT4H (the simulator refuses any other sessionId)."""
     since = started()
     event = store(world.agent, "working", 1)
@@ -166,7 +166,7 @@ def test_of_several_pending_events_only_the_newest_is_applied(world):
 
 
 def test_logged_out_clears_the_session_and_a_missing_session_counts_as_clear(world):
-    """GRAPH.md "Presence": clearPresence ends the app's session; 404 when there is none."""
+    """docs/graph.md "Presence": clearPresence ends the app's session; 404 when there is none."""
     store(world.agent, "working", 1)
     agents_apply(agent_ids=[world.agent.pk])
     since = started()
@@ -263,7 +263,7 @@ def test_agents_not_synced_keep_their_acd_state_only(world, how):
 
 
 def test_a_429_with_retry_after_is_waited_out(world):
-    """GRAPH.md "Batching, errors, throttling": 429 TooManyRequests with Retry-After."""
+    """docs/graph.md "Batching, errors, throttling": 429 TooManyRequests with Retry-After."""
     world.sim.control.add_fault("setPresence", status=429, retry_after=0.05, times=1)
     since = started()
     store(world.agent, "working", 1)
@@ -373,7 +373,7 @@ SHORT_SESSION_ROWS = (
 
 
 def test_a_long_held_state_is_refreshed_before_its_session_expires(world):
-    """GRAPH.md "Aggregation": an expired session disappears. A 5-minute session is
+    """docs/graph.md "Aggregation": an expired session disappears. A 5-minute session is
     renewed while the agent is still working, so Teams keeps showing Busy."""
     rule = publishing_rule(world.unit, name="Short", rows=SHORT_SESSION_ROWS)
     world.agent.rule_assignment.rule = rule

@@ -199,7 +199,7 @@ def test_posting_events_never_calls_graph_inline(unit, api, sim_tenant, graph_se
 def test_an_acd_event_reaches_teams_as_set_presence_with_the_apps_session(
     celery_worker, unit, sim_tenant, graphsim
 ):
-    """GRAPH.md "Presence": setPresence with sessionId = the app's client id; only the
+    """docs/graph.md "Presence": setPresence with sessionId = the app's client id; only the
     five settable pairs. The API answers 202 at once; the worker does the Graph call."""
     account_for(sim_tenant)
     user = enabled_users(sim_tenant)[0]

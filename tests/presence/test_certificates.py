@@ -1,7 +1,7 @@
 """The notification certificate: made once, private key encrypted at rest,
 accepted by Graph, rotated with a grace period for notifications in flight.
 
-GRAPH.md, "Change notifications": dataKey is RSA-OAEP (SHA-1) of a 32-byte
+docs/graph.md, "Change notifications": dataKey is RSA-OAEP (SHA-1) of a 32-byte
 key; HMAC-SHA256(key, data) must equal dataSignature before decrypting;
 AES-CBC with PKCS7 and IV = the key's first 16 bytes.
 """
@@ -44,7 +44,7 @@ from tests.presence.support_sync import (
 
 
 def decrypt(encrypted: dict, key: rsa.RSAPrivateKey) -> dict:
-    """Graph's rich-notification decryption, written out from GRAPH.md."""
+    """Graph's rich-notification decryption, written out from docs/graph.md."""
     symmetric = key.decrypt(
         base64.b64decode(encrypted["dataKey"]),
         asym_padding.OAEP(

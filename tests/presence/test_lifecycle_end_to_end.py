@@ -1,6 +1,6 @@
 """A lifecycle ``missed`` event end to end, with nothing faked on our side.
 
-GRAPH.md, "Change notifications": lifecycle ``missed`` → resync. The simulator POSTs
+docs/graph.md, "Change notifications": lifecycle ``missed`` → resync. The simulator POSTs
 the event to the console's ``/graph/lifecycle`` (the live server), the view queues
 ``subscription_lifecycle`` on the broker, the worker runs it and queues ``reconcile``,
 and the worker reads the members' presence with getPresencesByUserId.

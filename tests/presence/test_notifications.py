@@ -52,7 +52,7 @@ def reason_of(call) -> Reason:
     return caught.value.reason
 
 
-# --- decrypting (GRAPH.md: RSA-OAEP SHA-1, HMAC before decrypting, AES-CBC IV = key[:16]) ---
+# --- decrypting (docs/graph.md: RSA-OAEP SHA-1, HMAC before decrypting, AES-CBC IV = key[:16]) ---
 
 
 def test_it_decrypts_a_rich_notification_like_graph_builds_it(private_key, encrypted):

@@ -129,7 +129,7 @@ def test_by_default_only_agents_no_active_subscription_watches_are_read(unit):
 
 
 def test_1300_agents_take_two_calls_of_at_most_650_ids(unit, sim_tenant, graph_settings, graphsim):
-    """GRAPH.md "Presence": getPresencesByUserId takes at most 650 ids a call."""
+    """docs/graph.md "Presence": getPresencesByUserId takes at most 650 ids a call."""
     account_for(sim_tenant)
     agents = Agent.objects.bulk_create(
         Agent(external_id=f"bulk-{n}", name=f"Bulk {n}", business_unit=unit) for n in range(1300)
@@ -153,7 +153,7 @@ def test_1300_agents_take_two_calls_of_at_most_650_ids(unit, sim_tenant, graph_s
 
 
 def test_a_429_on_get_presences_is_waited_out(world):
-    """GRAPH.md: 1,500 calls / 30 s per app per tenant, then 429 with Retry-After."""
+    """docs/graph.md: 1,500 calls / 30 s per app per tenant, then 429 with Retry-After."""
     world.sim.control.add_fault(GET_PRESENCES, status=429, retry_after=0.05, times=1)
     world.sim.control.set_presence(world.tenant.tenant_id, world.user["id"], "Busy", "InACall")
     since = datetime.now(UTC)

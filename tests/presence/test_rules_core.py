@@ -1,5 +1,5 @@
 """Presence rules as plain data: validation, which row applies, the effective rule
-and the preview's sentences. GRAPH.md, "Presence" pins the settable pairs, the
+and the preview's sentences. docs/graph.md, "Presence" pins the settable pairs, the
 PT5M..PT4H session and the availability/activity values. No database."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_a_sound_two_way_rule_has_no_problems() -> None:
 
 
 def test_the_refusal_lists_the_five_settable_pairs() -> None:
-    """GRAPH.md: setPresence's settable pairs, in Graph's order."""
+    """docs/graph.md: setPresence's settable pairs, in Graph's order."""
     assert SETTABLE_PAIRS_SENTENCE == (
         "Teams only lets an app set Available/Available, Busy/InACall, "
         "Busy/InAConferenceCall, Away/Away or DoNotDisturb/Presenting."
@@ -115,7 +115,7 @@ def test_the_refusal_lists_the_five_settable_pairs() -> None:
     ],
 )
 def test_it_refuses_a_pair_teams_cannot_set(availability: str, activity: str) -> None:
-    """GRAPH.md: setPresence accepts only the five settable pairs."""
+    """docs/graph.md: setPresence accepts only the five settable pairs."""
     spec = publisher_rule(
         pub(AcdState.AVAILABLE, AVAILABLE),
         pub(AcdState.WORKING, SetPresence(availability, activity, FOUR_HOURS)),
@@ -131,7 +131,7 @@ def test_it_refuses_a_pair_teams_cannot_set(availability: str, activity: str) ->
 
 @pytest.mark.parametrize(("availability", "activity"), SETTABLE_PAIRS)
 def test_it_accepts_every_settable_pair(availability: str, activity: str) -> None:
-    """GRAPH.md: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away,
+    """docs/graph.md: Available/Available, Busy/InACall, Busy/InAConferenceCall, Away/Away,
     DoNotDisturb/Presenting."""
     spec = publisher_rule(pub(AcdState.WORKING, SetPresence(availability, activity, FOUR_HOURS)))
     assert validate_rule(spec) == []
@@ -148,7 +148,7 @@ def test_it_accepts_every_settable_pair(availability: str, activity: str) -> Non
     ],
 )
 def test_it_refuses_a_session_outside_pt5m_to_pt4h(session: timedelta, message: str) -> None:
-    """GRAPH.md: setPresence's expirationDuration runs from PT5M to PT4H."""
+    """docs/graph.md: setPresence's expirationDuration runs from PT5M to PT4H."""
     spec = publisher_rule(pub(AcdState.WORKING, SetPresence("Busy", "InACall", session)))
     [problem] = validate_rule(spec)
     assert (problem.field, problem.row) == ("publisher_rows[0].action.session", 0)
@@ -160,7 +160,7 @@ def test_it_refuses_a_session_outside_pt5m_to_pt4h(session: timedelta, message: 
 
 @pytest.mark.parametrize("session", [timedelta(minutes=5), timedelta(hours=4)])
 def test_it_accepts_sessions_at_both_limits(session: timedelta) -> None:
-    """GRAPH.md: PT5M and PT4H themselves are allowed."""
+    """docs/graph.md: PT5M and PT4H themselves are allowed."""
     spec = publisher_rule(pub(AcdState.WORKING, SetPresence("Busy", "InACall", session)))
     assert validate_rule(spec) == []
 
@@ -256,12 +256,12 @@ def test_it_refuses_reason_codes_outside_the_catalogue() -> None:
     ],
 )
 def test_it_refuses_values_graph_never_sends(row: SubscriberRow, field: str) -> None:
-    """GRAPH.md: the nine availability and fifteen activity values, PascalCase."""
+    """docs/graph.md: the nine availability and fifteen activity values, PascalCase."""
     assert fields(validate_rule(subscriber_rule(row))) == [field]
 
 
 def test_every_graph_availability_and_activity_can_be_mapped() -> None:
-    """GRAPH.md: any availability, any activity, and the wildcard are fine."""
+    """docs/graph.md: any availability, any activity, and the wildcard are fine."""
     rows = [sub(a, None, AcdState.AVAILABLE) for a in AVAILABILITIES]
     rows += [
         sub(a, b, AcdState.AVAILABLE) for a, b in itertools.product(AVAILABILITIES, ACTIVITIES)
@@ -574,7 +574,7 @@ def test_labels() -> None:
     ],
 )
 def test_sessions_are_written_as_graph_expects(session: timedelta, text: str) -> None:
-    """GRAPH.md: expirationDuration is an ISO-8601 duration, "PT5M".."PT4H"."""
+    """docs/graph.md: expirationDuration is an ISO-8601 duration, "PT5M".."PT4H"."""
     assert format_session(session) == text
 
 
@@ -647,7 +647,7 @@ def assert_settable(action: object) -> None:
 def test_a_valid_rule_only_ever_asks_teams_for_settable_presence(
     spec: RuleSpec, state: AcdState, reason: str | None
 ) -> None:
-    """GRAPH.md: the five settable pairs and PT5M..PT4H, for every state and reason."""
+    """docs/graph.md: the five settable pairs and PT5M..PT4H, for every state and reason."""
     assert validate_rule(spec) == []
     assert_settable(publisher_action(spec, state, reason))
 
@@ -667,7 +667,7 @@ ANY_PAIR = st.sampled_from(SETTABLE_PAIRS) | st.tuples(
 def test_validation_accepts_exactly_what_teams_accepts(
     pair: tuple[str, str], session: timedelta, state: AcdState
 ) -> None:
-    """GRAPH.md: setPresence takes the five settable pairs for PT5M..PT4H."""
+    """docs/graph.md: setPresence takes the five settable pairs for PT5M..PT4H."""
     spec = publisher_rule(pub(state, SetPresence(*pair, session)))
     teams_accepts = pair in SETTABLE_PAIRS and timedelta(minutes=5) <= session <= FOUR_HOURS
     assert (validate_rule(spec) == []) == teams_accepts

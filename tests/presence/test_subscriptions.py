@@ -1,6 +1,6 @@
 """Presence subscriptions: the planner, and the sync against the simulator.
 
-Graph facts pinned here (GRAPH.md, "Change notifications"): presence
+Graph facts pinned here (docs/graph.md, "Change notifications"): presence
 subscriptions need a delegated token (the app token gets 403), watch at most
 650 users, last at most 60 minutes, exist once per user and app (409), and
 are created only after the validation handshake.
@@ -236,7 +236,7 @@ def test_the_health_page_shows_members_of_650_and_expiry(
 
 
 def test_the_app_token_cannot_create_a_presence_subscription(graphsim, world, handshake):
-    """GRAPH.md: presence subscriptions are delegated only; the app token gets 403."""
+    """docs/graph.md: presence subscriptions are delegated only; the app token gets 403."""
     client, _ = app_graph_client(account_get())
     with pytest.raises(PermissionDenied) as denied:
         client.post(
@@ -292,7 +292,7 @@ def test_a_404_on_renewal_recreates_the_subscription(graphsim, world):
 
 
 def test_a_stale_duplicate_409_is_deleted_and_ours_created(graphsim, world, handshake):
-    """GRAPH.md: one presence subscription per user and app; a second is 409."""
+    """docs/graph.md: one presence subscription per user and app; a second is 409."""
     client, _tokens = system_user_graph_client(world["user"])
     stale = client.post(
         "/subscriptions",

@@ -1,6 +1,6 @@
 """System users: adding an account, checking its sign-in, creating accounts in Azure.
 
-Graph facts pinned here (GRAPH.md, "Identity platform"): the password grant
+Graph facts pinned here (docs/graph.md, "Identity platform"): the password grant
 fails with AADSTS50076 when MFA is required and AADSTS50126 for a wrong
 password; ``POST /users`` needs accountEnabled, displayName, mailNickname,
 userPrincipalName and passwordProfile.
@@ -145,7 +145,7 @@ def test_strong_passwords_are_long_random_and_mixed():
 
 @pytest.mark.parametrize("by_domain", [False, True])
 def test_creating_system_users_in_azure(graphsim, small_tenant, graph_settings, db, by_domain):
-    """GRAPH.md: POST /users with accountEnabled, displayName, mailNickname,
+    """docs/graph.md: POST /users with accountEnabled, displayName, mailNickname,
     userPrincipalName and passwordProfile → 201."""
     sim_account(small_tenant, by_domain=by_domain)
 

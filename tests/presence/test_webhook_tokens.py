@@ -1,7 +1,7 @@
 """Validation tokens the webhook already checked: remembered until they expire, never
 in place of checking a token it has not seen.
 
-Graph repeats one token on every POST for about an hour (GRAPH.md, "Change
+Graph repeats one token on every POST for about an hour (docs/graph.md, "Change
 notifications"), so a token that passed is not checked again while it is valid.
 """
 

@@ -1,6 +1,6 @@
 """The Graph webhook keeps acknowledging in time while the workers cannot keep up.
 
-GRAPH.md, "Change notifications": answer 2xx within 3 s (202 when queued); Graph
+docs/graph.md, "Change notifications": answer 2xx within 3 s (202 when queued); Graph
 retries failures and delays or drops endpoints that are often slow. So the
 webhook only checks and queues: with the only worker busy on a long task and a
 large backlog already waiting in Redis, every genuine notification must still be
@@ -21,7 +21,7 @@ from tests.reliability.worker_tasks import hold
 
 pytestmark = [pytest.mark.worker]
 
-# GRAPH.md, "Change notifications": "Answer 2xx within 3 s (202 when queued)".
+# docs/graph.md, "Change notifications": answer 2xx within 3 s (202 when queued).
 GRAPH_ACK_DEADLINE_SECONDS = 3
 BACKLOG = 50_000
 NOTIFICATIONS = 100
