@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from accounts.csvencoding import CsvDecodeError, CsvEncoding, csv_text_decode
 from accounts.models import Agent, AgentTeam
 from accounts.services import AgentInput, unknown_business_units
 
@@ -14,6 +15,7 @@ REQUIRED_COLUMNS = ("external_id", "name", "email", "business_unit")
 OPTIONAL_COLUMNS = ("teams", "teams_enabled")
 MAX_ROWS = 20_000
 MAX_BYTES = 5 * 1024 * 1024
+TOO_LARGE = f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB."
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
 # What the columns hold, so a row the database would refuse fails in the preview.
@@ -51,24 +53,19 @@ class CsvPreview:
         return [row.agent for row in self.rows if row.agent is not None]
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise ValueError("The file is not text (UTF-8 or Windows-1252).")
+def csv_preview(data: bytes, *, encoding: str = CsvEncoding.UTF_8) -> CsvPreview:
+    """Parse and validate an agents CSV without writing anything.
 
-
-def csv_preview(data: bytes) -> CsvPreview:
-    """Parse and validate an agents CSV without writing anything."""
+    The bytes are decoded strictly in the chosen encoding (accounts.csvencoding): a file
+    that does not decode is refused whole, naming its lines, never guessed at.
+    """
     preview = CsvPreview()
     if len(data) > MAX_BYTES:
-        preview.file_errors.append(f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+        preview.file_errors.append(TOO_LARGE)
         return preview
     try:
-        text = _decode(data)
-    except ValueError as exc:
+        text = csv_text_decode(data, encoding=encoding)
+    except CsvDecodeError as exc:
         preview.file_errors.append(str(exc))
         return preview
     reader = csv.DictReader(io.StringIO(text))

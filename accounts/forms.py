@@ -1,5 +1,7 @@
 from django import forms
 
+from accounts.csvencoding import CsvEncoding
+from accounts.csvimport import MAX_BYTES, MAX_ROWS, TOO_LARGE
 from accounts.models import BusinessUnit, DirectorySyncState
 
 
@@ -51,5 +53,30 @@ class AgentsCsvForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
         help_text="Columns: external_id, name, email, business_unit (its code), and optionally "
-        "teams (separated by ;) and teams_enabled (yes/no). The first row is the header.",
+        "teams (separated by ;) and teams_enabled (yes/no). The first row is the header. "
+        f"Up to {MAX_BYTES // (1024 * 1024)} MB and {MAX_ROWS:,} rows.",
     )
+    encoding = forms.ChoiceField(
+        label="Encoding",
+        choices=CsvEncoding.choices,
+        initial=CsvEncoding.UTF_8,
+        required=False,
+        help_text='How the file was saved. Excel\'s "CSV UTF-8" is UTF-8; its '
+        '"CSV (Comma delimited)" on Windows is usually Windows-1252.',
+    )
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        # Refused before it is read: the preview would refuse it anyway.
+        if file.size > MAX_BYTES:
+            raise forms.ValidationError(TOO_LARGE)
+        return file
+
+    def clean_encoding(self) -> str:
+        return self.cleaned_data["encoding"] or CsvEncoding.UTF_8
+
+
+class AgentsImportForm(forms.Form):
+    """The preview's Import button: it names the upload kept on the server."""
+
+    upload = forms.UUIDField()

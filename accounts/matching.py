@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "HOW_MATCHED",
     "AgentRef",
     "Candidate",
     "MatchRule",
@@ -104,6 +105,16 @@ _RULE_LABEL = {
     MatchRule.OTHER_MAIL: "other mail address",
     MatchRule.PROXY_ADDRESS: "proxy address",
     MatchRule.NAME: "display name",
+}
+
+# How a stored mapping was found, in the words of the mapping screen.
+HOW_MATCHED = {
+    MatchRule.MAIL: "Matched by mail",
+    MatchRule.UPN: "Matched by user principal name",
+    MatchRule.OTHER_MAIL: "Matched by another mail address",
+    MatchRule.PROXY_ADDRESS: "Matched by a proxy address",
+    MatchRule.NAME: "Matched by display name",
+    MatchRule.FUZZY_NAME: "Matched by a similar name",
 }
 
 

@@ -1,8 +1,13 @@
-"""Directory users, business units, agent teams, agents and the agent ⇄ Teams-user mapping."""
+"""Directory users, business units, agent teams, agents, the agent ⇄ Teams-user mapping,
+and agents CSV uploads awaiting import."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+
+from accounts.matching import HOW_MATCHED
 
 
 class DirectoryUser(models.Model):
@@ -173,3 +178,28 @@ class AgentMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} → {self.directory_user}"
+
+    @property
+    def how_matched(self) -> str:
+        """The matching rule in words; a rule this version does not know, as stored."""
+        return HOW_MATCHED.get(self.rule, self.rule)
+
+
+class AgentImportUpload(models.Model):
+    """An agents CSV kept between its preview and its import.
+
+    In the database rather than on a disk, so whichever web process serves the import
+    finds the file the preview read. Only its owner may import it, once, before it expires.
+    """
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    original_name = models.CharField(max_length=255)
+    encoding = models.CharField(max_length=32)
+    data = models.BinaryField()
+    row_count = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.row_count} rows)"

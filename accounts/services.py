@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.dispatch import receiver
+from django.utils import timezone
 
 from accounts.matching import AgentRef, Candidate, MatchStatus, Proposal, UserRef, propose
 from accounts.models import Agent, AgentMapping, AgentTeam, BusinessUnit, DirectoryUser
@@ -70,6 +71,10 @@ def unknown_business_units(codes: Iterable[str]) -> set[str]:
     return wanted - set(BusinessUnit.objects.filter(code__in=wanted).values_list("code", flat=True))
 
 
+UPSERT_BATCH = 1000
+AGENT_UPSERT_FIELDS = ["name", "email", "business_unit", "teams_enabled", "updated_at"]
+
+
 @transaction.atomic
 def agents_upsert(*, actor, rows: Sequence[AgentInput], source: str) -> UpsertResult:
     """Create or update agents by external id, all or nothing.
@@ -86,12 +91,17 @@ def agents_upsert(*, actor, rows: Sequence[AgentInput], source: str) -> UpsertRe
     }
     existing = {
         a.external_id: a
-        for a in Agent.objects.filter(
-            external_id__in=[r.external_id for r in rows]
-        ).prefetch_related("teams")
+        for a in Agent.objects.filter(external_id__in=[r.external_id for r in rows])
     }
+    memberships = _team_ids_of(existing.values())
     teams = _teams_for(rows, units)
     result = UpsertResult()
+    # Written in batches at the end: one query per agent made a 20,000-row CSV import
+    # take minutes, longer than a web request may run.
+    created: list[Agent] = []
+    changed_agents: list[Agent] = []
+    new_teams: dict[str, set[int]] = {}  # by external id, for the agents whose teams change
+    now = timezone.now()
     for row in rows:
         unit = units[row.business_unit]
         agent = existing.get(row.external_id)
@@ -99,25 +109,31 @@ def agents_upsert(*, actor, rows: Sequence[AgentInput], source: str) -> UpsertRe
         if row.teams_enabled is not None:
             wanted["teams_enabled"] = row.teams_enabled
         if agent is None:
-            agent = Agent.objects.create(external_id=row.external_id, **wanted)
+            agent = Agent(external_id=row.external_id, **wanted)
+            created.append(agent)
             current_teams: set[int] = set()
             changed = True
         else:
-            current_teams = {t.pk for t in agent.teams.all()}
+            current_teams = memberships.get(agent.pk, set())
             changed = any(getattr(agent, k) != v for k, v in wanted.items())
             if changed:
                 for key, value in wanted.items():
                     setattr(agent, key, value)
-                agent.save()
+                agent.updated_at = now  # bulk_update does not apply auto_now
+                changed_agents.append(agent)
         if row.teams is not None:
             team_ids = {teams[(unit.pk, name)].pk for name in row.teams}
             if team_ids != current_teams:
-                agent.teams.set(team_ids)
+                new_teams[row.external_id] = team_ids
                 changed = changed or bool(current_teams) or bool(team_ids)
         if row.external_id in existing:
             (result.updated if changed else result.unchanged).append(row.external_id)
         else:
             result.created.append(row.external_id)
+    Agent.objects.bulk_create(created, batch_size=UPSERT_BATCH)
+    Agent.objects.bulk_update(changed_agents, AGENT_UPSERT_FIELDS, batch_size=UPSERT_BATCH)
+    agent_ids = {a.external_id: a.pk for a in [*existing.values(), *created]}
+    _team_ids_set({agent_ids[external_id]: ids for external_id, ids in new_teams.items()})
     if result.created or result.updated:
         audit_record(
             actor=actor,
@@ -127,6 +143,24 @@ def agents_upsert(*, actor, rows: Sequence[AgentInput], source: str) -> UpsertRe
             changes={"created": len(result.created), "updated": len(result.updated)},
         )
     return result
+
+
+def _team_ids_of(agents: Iterable[Agent]) -> dict[int, set[int]]:
+    memberships: dict[int, set[int]] = {}
+    rows = Agent.teams.through.objects.filter(agent_id__in=[a.pk for a in agents])
+    for agent_id, team_id in rows.values_list("agent_id", "agentteam_id"):
+        memberships.setdefault(agent_id, set()).add(team_id)
+    return memberships
+
+
+def _team_ids_set(team_ids: dict[int, set[int]]) -> None:
+    """Make each agent's teams exactly the given ones (agent id → team ids)."""
+    through = Agent.teams.through
+    through.objects.filter(agent_id__in=list(team_ids)).delete()
+    through.objects.bulk_create(
+        [through(agent_id=a, agentteam_id=t) for a, ids in team_ids.items() for t in ids],
+        batch_size=UPSERT_BATCH,
+    )
 
 
 def _teams_for(rows: Sequence[AgentInput], units: dict[str, BusinessUnit]) -> dict:

@@ -1,6 +1,5 @@
-"""Agents and their mapping: the mapping screen, auto-map review, manual remap, CSV import."""
-
-import base64
+"""Agents and their mapping: the mapping screen and manual remap (the auto-map review is
+automap_views, the CSV import import_views)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -14,8 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services
-from accounts.csvimport import csv_preview
-from accounts.forms import AgentsCsvForm, MappingFilterForm
+from accounts.forms import MappingFilterForm
 from accounts.matching import AgentRef, MatchStatus
 from accounts.models import Agent, AgentMapping, AgentTeam, BusinessUnit, DirectoryUser
 from accounts.ranking import rank_candidates
@@ -177,69 +175,6 @@ def mapping_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-def _review_rows(unit: BusinessUnit):
-    proposals = services.automap_proposals(business_unit=unit)
-    agents = Agent.objects.in_bulk([p.agent_id for p in proposals])
-    user_ids = {c.user_id for p in proposals for c in p.candidates}
-    users = {u.graph_id: u for u in DirectoryUser.objects.filter(graph_id__in=user_ids)}
-    # Remember each verdict so the mapping screen can filter on it.
-    for status in MatchStatus:
-        ids = [p.agent_id for p in proposals if p.status == status]
-        Agent.objects.filter(pk__in=ids).exclude(automap_status=status).update(
-            automap_status=status
-        )
-    # Ambiguous proposals first: they are the ones that need a person.
-    order = {MatchStatus.AMBIGUOUS: 0, MatchStatus.NONE: 1, MatchStatus.MATCHED: 2}
-    proposals = sorted(proposals, key=lambda p: order[p.status])
-    return [
-        {
-            "agent": agents[p.agent_id],
-            "proposal": p,
-            "candidates": [(c, users.get(c.user_id)) for c in p.candidates],
-            "chosen_user": users.get(p.chosen.user_id) if p.chosen else None,
-        }
-        for p in proposals
-    ]
-
-
-@require_http_methods(["GET", "POST"])
-@permission_required("accounts.map_agents", raise_exception=True)
-def automap(request: HttpRequest, unit_id: int) -> HttpResponse:
-    """Review proposals (GET), confirm the included ones (POST step=confirm), apply (step=apply)."""
-    unit = get_object_or_404(BusinessUnit, pk=unit_id)
-    step = request.POST.get("step", "")
-    if request.method == "POST" and step == "apply":
-        ids = [int(i) for i in request.POST.getlist("include") if i.isascii() and i.isdigit()]
-        mapped = services.automap_apply(actor=request.user, business_unit=unit, agent_ids=ids)
-        messages.success(request, f"Mapped {mapped} agents in {unit.name}.")
-        return redirect(f"{reverse('accounts:mapping')}?business_unit={unit.pk}")
-
-    rows = _review_rows(unit)
-    matched = [row for row in rows if row["proposal"].status == MatchStatus.MATCHED]
-    if request.method == "POST" and step == "confirm":
-        included = {int(i) for i in request.POST.getlist("include") if i.isascii() and i.isdigit()}
-        chosen = [row for row in matched if row["agent"].pk in included]
-        return render(
-            request,
-            "accounts/automap_confirm.html",
-            {"unit": unit, "rows": chosen, "excluded": len(matched) - len(chosen)},
-        )
-    selection = request.POST.get("select", "") if request.method == "POST" else ""
-    included = set()
-    if selection != "none":
-        included = {row["agent"].pk for row in matched}
-    context = {
-        "unit": unit,
-        "rows": rows,
-        "included": included,
-        "summary": {
-            status: sum(1 for row in rows if row["proposal"].status == status)
-            for status in MatchStatus
-        },
-    }
-    return render(request, "accounts/automap.html", context)
-
-
 @require_http_methods(["GET", "POST"])
 @permission_required("accounts.map_agents", raise_exception=True)
 def remap(request: HttpRequest, agent_id: int) -> HttpResponse:
@@ -302,36 +237,3 @@ def _remap_post(request: HttpRequest, agent: Agent) -> HttpResponse:
         return redirect("accounts:remap", agent_id=agent.pk)
     messages.success(request, f"Mapped {agent.name} to {user}.")
     return redirect("accounts:remap", agent_id=agent.pk)
-
-
-@require_http_methods(["GET", "POST"])
-@permission_required("accounts.import_agents", raise_exception=True)
-def agents_import(request: HttpRequest) -> HttpResponse:
-    """Upload → preview with per-row errors → import (all or nothing)."""
-    if request.method == "POST" and request.POST.get("step") == "import":
-        try:
-            data = base64.b64decode(request.POST.get("payload", ""), validate=False)
-        except ValueError:  # binascii.Error, or text that is not even ASCII
-            data = b""  # a truncated or edited payload: preview it as the empty file it is
-        preview = csv_preview(data)
-        if preview.ok:
-            result = services.agents_upsert(
-                actor=request.user, rows=preview.agents, source="CSV upload"
-            )
-            messages.success(
-                request,
-                f"Imported agents: {len(result.created)} created, {len(result.updated)} "
-                f"updated, {len(result.unchanged)} unchanged.",
-            )
-            return redirect("accounts:mapping")
-        return render(
-            request, "accounts/import.html", {"form": AgentsCsvForm(), "preview": preview}
-        )
-
-    form = AgentsCsvForm(request.POST or None, request.FILES or None)
-    context = {"form": form, "preview": None}
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data["file"].read()
-        context["preview"] = csv_preview(data)
-        context["payload"] = base64.b64encode(data).decode()
-    return render(request, "accounts/import.html", context)

@@ -20,6 +20,8 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
+from config.queues import queues_all
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -155,7 +157,7 @@ class Stack:
         argv = [
             sys.executable, "-m", "celery", "-A", "config", "worker",
             "--pool", "prefork", "--concurrency", str(concurrency),
-            "--queues", self.queue, "--loglevel", "INFO",
+            "--queues", ",".join(queues_all(self.queue)), "--loglevel", "INFO",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
             "--hostname", f"{self.queue}@%h",
         ]  # fmt: skip
@@ -170,13 +172,14 @@ class Stack:
         return process
 
     def queued(self) -> int:
-        """How many task messages wait on the stack's queue."""
+        """How many task messages wait on the stack's queues (config/queues.py)."""
+        names = queues_all(self.queue)
         if settings.REDIS_URL:
             import redis
 
             with redis.Redis.from_url(settings.REDIS_URL) as client:
-                return int(client.llen(self.queue))
-        return len(list(settings.BROKER_DIR.glob(f"*.{self.queue}.msg")))
+                return sum(int(client.llen(name)) for name in names)
+        return sum(len(list(settings.BROKER_DIR.glob(f"*.{name}.msg"))) for name in names)
 
     def purge(self) -> int:
         """Drop every message waiting on the stack's queue; returns how many there were."""
@@ -185,10 +188,11 @@ class Stack:
             import redis
 
             with redis.Redis.from_url(settings.REDIS_URL) as client:
-                client.delete(self.queue)
+                client.delete(*queues_all(self.queue))
         else:
-            for path in settings.BROKER_DIR.glob(f"*.{self.queue}.msg"):
-                path.unlink(missing_ok=True)
+            for name in queues_all(self.queue):
+                for path in settings.BROKER_DIR.glob(f"*.{name}.msg"):
+                    path.unlink(missing_ok=True)
         return waiting
 
     def stop(self) -> None:
@@ -202,9 +206,8 @@ class Stack:
 
             with redis.Redis.from_url(settings.REDIS_URL) as client:
                 # kombu's exchange bindings for the queue, left behind by web and worker.
-                client.delete(
-                    f"_kombu.binding.{self.queue}", f"_kombu.binding_permanent.{self.queue}"
-                )
+                for name in queues_all(self.queue):
+                    client.delete(f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
 
 
 def _answers(port: int) -> bool:

@@ -25,11 +25,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, URLPattern, path, re_path, reverse
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
+from config.api_body import MAX_DEPTH, BodyNotJson, BoundedJsonParser
 from config.api_docs import ServerRenderedDocs
 from config.ratelimit import ApiKeyThrottle
 from presence.api import router as presence_router
@@ -189,8 +191,11 @@ api = ContactCenterAPI(
     "Authorization: Bearer <key> or X-API-Key: <key>. "
     "Errors are RFC 9457 problem documents (application/problem+json).",
     urls_namespace=NAMESPACE,
-    docs=ServerRenderedDocs(problems=PROBLEMS, max_body_bytes=MAX_BODY_BYTES),
+    docs=ServerRenderedDocs(
+        problems=PROBLEMS, max_body_bytes=MAX_BODY_BYTES, max_body_depth=MAX_DEPTH
+    ),
     throttle=[ApiKeyThrottle()],
+    parser=BoundedJsonParser(),
 )
 
 
@@ -235,7 +240,12 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResp
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     detail = str(exc)
     if exc.status_code == 400:
-        detail = "The request body could not be parsed as JSON."
+        # Ninja wraps the parser's error; its own message may carry the exception's text.
+        cause = exc.__cause__
+        if isinstance(cause, BodyNotJson):
+            detail = str(cause)
+        else:
+            detail = "The request body could not be parsed as JSON."
     return problem(exc.status_code, detail)
 
 
@@ -309,8 +319,9 @@ def _urlpatterns() -> list:
         if pattern.name == "api-root":
             continue
         if pattern.name in ("openapi-json", "openapi-view"):
-            # The schema and the docs are for people signed in to the console.
-            result.append(pattern)
+            # The schema and the docs are for people signed in to the console, to read.
+            callback = require_GET(pattern.callback)
+            result.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))
         else:
             callback = _key_authenticated(pattern.callback)
             result.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))

@@ -1,6 +1,6 @@
 """The API's docs page, rendered on the server from the OpenAPI schema: Swagger UI
 needs inline script and assets that the strict CSP (and an offline install) rule out.
-config/api.py mounts it and passes in its problem types and body size limit.
+config/api.py mounts it and passes in its problem types and body limits.
 """
 
 import json
@@ -85,10 +85,14 @@ def _without_scope_note(op: dict) -> str:
 
 
 def docs_context(
-    schema: dict, *, problems: Mapping[int, tuple[str, str]], max_body_bytes: int
+    schema: dict,
+    *,
+    problems: Mapping[int, tuple[str, str]],
+    max_body_bytes: int,
+    max_body_depth: int,
 ) -> dict:
     """What the docs page shows, taken from the OpenAPI schema, with the API's problem
-    types (status: (type slug, title)) and body size limit."""
+    types (status: (type slug, title)) and body limits (size, JSON nesting)."""
     operations = []
     for route, methods in schema["paths"].items():
         for method, op in methods.items():
@@ -132,15 +136,19 @@ def docs_context(
         "schemas": schemas,
         "problems": problem_rows,
         "max_body_bytes": max_body_bytes,
+        "max_body_depth": max_body_depth,
     }
 
 
 class ServerRenderedDocs(DocsBase):
     """The docs as plain HTML: no script, so it works offline and under the strict CSP."""
 
-    def __init__(self, *, problems: Mapping[int, tuple[str, str]], max_body_bytes: int) -> None:
+    def __init__(
+        self, *, problems: Mapping[int, tuple[str, str]], max_body_bytes: int, max_body_depth: int
+    ) -> None:
         self.problems = problems
         self.max_body_bytes = max_body_bytes
+        self.max_body_depth = max_body_depth
 
     def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
         schema = api.get_openapi_schema(path_params=kwargs)
@@ -148,6 +156,7 @@ class ServerRenderedDocs(DocsBase):
             json.loads(json.dumps(schema, default=str)),
             problems=self.problems,
             max_body_bytes=self.max_body_bytes,
+            max_body_depth=self.max_body_depth,
         )
         context["openapi_url"] = self.get_openapi_url(api, kwargs)
         return render(request, "integrations/apikey_docs.html", context)

@@ -11,11 +11,17 @@ Every key starts with settings.RATELIMIT_KEY_PREFIX.
 - The Graph webhook: only refused requests count, per client IP. Past
   WEBHOOK_REJECT_LIMIT_PER_MINUTE refusals the IP is answered 429 before its
   body is read, checked or decrypted. Accepted notifications never count, so
-  a busy tenant is never slowed down for being busy. A refusal is what the
-  caller can see: 400 (junk, forged validation tokens), 405, 413. Items the
-  webhook refuses inside a 202 (unknown subscription, wrong clientState) are
-  deliberately indistinguishable from accepted ones to the sender, and the
-  view gives no per-request signal for them, so they do not count.
+  a busy tenant is never slowed down for being busy. A refusal is a 400 (junk,
+  forged validation tokens, nesting too deep), 405 or 413 (too large, too many
+  items); or a 202 the view marks with
+  counted_as_refused: a POST none of whose items came from one of our
+  subscriptions with its clientState. Such a POST counts once, like a 400:
+  its 202 still tells the sender nothing (a right subscription id with a wrong
+  clientState is charged the same as a made-up id), but made-up ids are no
+  longer free to send. A POST with one genuine item is never charged for its
+  other items. Graph itself is charged only for a POST that names nothing but
+  subscriptions deleted here and not in Graph (a failed best-effort delete;
+  they expire within the hour), usually batched with live ones anyway.
   The check before the view reuses a count read in the last second
   (PEEK_MEMORY_SECONDS), so it costs no cache round trip on a busy webhook.
 
@@ -36,6 +42,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from ninja.throttling import BaseThrottle
+
+from config.forwarded import forwarded_header_note
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +153,14 @@ def client_ip(request: HttpRequest) -> str | None:
 
     With CLIENT_IP_PROXY_COUNT = N > 0 the N-th address from the right of
     X-Forwarded-For is used: the one the outermost trusted proxy saw. Entries
-    further left are written by the caller and could be anything.
+    further left are written by the caller and could be anything. With 0 and an
+    X-Forwarded-For header, a proxy nobody told us about is pointed out
+    (config.forwarded).
     """
     proxies = settings.CLIENT_IP_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies <= 0 and forwarded:
+        forwarded_header_note(request)
     if proxies > 0 and forwarded:
         hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
         if hops:
@@ -191,6 +203,16 @@ WEBHOOK_SCOPE = "webhook-rejects"
 REFUSED_STATUSES = frozenset({400, 403, 405, 413, 415})
 
 
+_REFUSED_MARK = "_counts_as_webhook_refusal"
+
+
+def counted_as_refused(response: HttpResponse) -> HttpResponse:
+    """Mark ``response`` to count as a refusal whatever its status (the mark is an
+    attribute, never sent to the caller)."""
+    setattr(response, _REFUSED_MARK, True)
+    return response
+
+
 def _too_many(retry_after: int) -> HttpResponse:
     response = HttpResponse(
         "Too many refused notifications from this address; retry later.",
@@ -204,9 +226,10 @@ def _too_many(retry_after: int) -> HttpResponse:
 def webhook_rejects_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Answer 429 early to an IP that sent too many refused webhook requests this minute.
 
-    Side effects: counts each refused request (REFUSED_STATUSES) against the
-    caller's IP in the cache. Before the view runs only a cache read
-    happens, so a blocked caller costs no body read, query or decryption.
+    Side effects: counts each refused request (REFUSED_STATUSES, or marked with
+    counted_as_refused) against the caller's IP in the cache. Before the view
+    runs only a cache read happens, so a blocked caller costs no body read,
+    query or decryption.
     """
 
     @wraps(view)
@@ -217,7 +240,7 @@ def webhook_rejects_limited(view: Callable[..., HttpResponse]) -> Callable[..., 
         if not before.allowed:
             return _too_many(before.retry_after)
         response = view(request, *args, **kwargs)
-        if response.status_code in REFUSED_STATUSES:
+        if response.status_code in REFUSED_STATUSES or getattr(response, _REFUSED_MARK, False):
             verdict = hit(WEBHOOK_SCOPE, ip, limit)
             if verdict.count == limit:
                 logger.warning("Graph webhook: %s sent %s refused requests; blocking", ip, limit)

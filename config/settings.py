@@ -13,6 +13,7 @@ import dj_database_url
 from django.utils.csp import CSP
 
 from config.env import env_bool, env_int, env_list, env_str, require_in_production
+from config.queues import queues_by_role, task_routes
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CCBRIDGE_VAR_DIR", str(BASE_DIR / "var")))
@@ -116,11 +117,20 @@ else:
         "data_folder_out": str(BROKER_DIR),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        # kombu's default: sleep 1 s whenever no message could be taken (the
+        # worker's prefetch full included), which drains about 2 tasks/s.
+        "polling_interval": 0.1,
     }
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "ccbridge")
+# Interactive jobs, presence sync and bulk work each on a queue of their own
+# (config/queues.py), named after CELERY_QUEUE: {role: queue name}.
+TASK_QUEUES = queues_by_role(CELERY_TASK_DEFAULT_QUEUE)
+CELERY_TASK_ROUTES = task_routes(CELERY_TASK_DEFAULT_QUEUE)
+# The dashboard warns when a queue's oldest message has waited longer than this.
+QUEUE_WAIT_WARNING_SECONDS = env_int("QUEUE_WAIT_WARNING_SECONDS", 30)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -7,6 +7,7 @@ class ConsoleConfig(AppConfig):
     verbose_name = "Console"
 
     def ready(self) -> None:
+        from console import checks  # noqa: F401 - registers the system checks
         from console.lockout import connect_signals
         from console.roles import sync_roles_after_migrate
 

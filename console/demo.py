@@ -5,17 +5,26 @@ console never imports the simulator), so every matching rule and every
 ambiguity of auto-map shows up on the review screen.
 """
 
+from typing import NamedTuple
+
 from accounts.models import AgentTeam, BusinessUnit
 from accounts.services import AgentInput, agents_upsert, business_unit_upsert
 from graph.directory import list_users
-from integrations.graphlink import app_graph_client
+from integrations import crypto
+from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.models import IntegrationAccount
+from integrations.services import account_get
 from presence.models import PresenceRule
 from presence.services import PublisherRowInput as Pub
 from presence.services import SubscriberRowInput as Sub
 from presence.services import reason_codes_ensure, rule_assign_teams, rule_save
 from presence.sync_models import SystemUser
-from presence.system_users import system_users_create_in_azure, system_users_needed
+from presence.system_users import (
+    system_user_check,
+    system_user_not_found,
+    system_users_create_in_azure,
+    system_users_needed,
+)
 
 DEMO_UNIT_CODE = "contoso-cc"
 DEMO_UNIT_NAME = "Contoso Contact Center"
@@ -135,13 +144,62 @@ def demo_rule_ensure() -> PresenceRule | None:
     return rule
 
 
-def demo_system_users_ensure() -> int:
-    """Enough system users in the demo tenant for every demo agent (800 → 2), created once.
+def demo_system_users_restore() -> list[SystemUser]:
+    """Check every enabled system user's sign-in and put back in the tenant the
+    accounts it no longer knows (AADSTS50034), with their stored names and
+    passwords; returns the ones put back.
+
+    A simulator started on an empty data folder has lost them, while the
+    console still holds them. Only the demo repairs this: a production tenant
+    that lost an account shows it red on the System users page, with what to do.
+    """
+    users = [u for u in SystemUser.objects.filter(enabled=True) if not _signs_in(u)]
+    lost = [u for u in users if system_user_not_found(u)]
+    if not lost:
+        return []
+    account = account_get()
+    client, tokens = app_graph_client(account)
+    try:
+        for user in lost:
+            nickname = user.username.partition("@")[0]
+            client.post(
+                "/users",
+                {
+                    "accountEnabled": True,
+                    "displayName": nickname.replace("_", " "),
+                    "mailNickname": nickname,
+                    "userPrincipalName": user.username,
+                    "passwordProfile": {
+                        "password": crypto.decrypt(user.password_encrypted),
+                        "forceChangePasswordNextSignIn": False,
+                    },
+                },
+            )
+            system_user_check(user)
+    finally:
+        token_cache_save(account, tokens)
+    return lost
+
+
+def _signs_in(user: SystemUser) -> bool:
+    return system_user_check(user).status == SystemUser.Status.OK
+
+
+class DemoSystemUsers(NamedTuple):
+    restored: int
+    created: int
+
+
+def demo_system_users_ensure() -> DemoSystemUsers:
+    """Enough system users that sign in for every demo agent (800 → 2): lost
+    ones are put back first, then what is still missing is created.
 
     Subscriptions follow the mapping: until agents are mapped the system users
     sit idle; the beat job spreads mapped agents over them, 650 each.
     """
-    missing = system_users_needed(DEMO_AGENTS) - SystemUser.objects.count()
+    restored = len(demo_system_users_restore())
+    working = SystemUser.objects.filter(enabled=True, status=SystemUser.Status.OK).count()
+    missing = system_users_needed(DEMO_AGENTS) - working
     if missing <= 0:
-        return 0
-    return len(system_users_create_in_azure(actor=None, count=missing))
+        return DemoSystemUsers(restored, 0)
+    return DemoSystemUsers(restored, len(system_users_create_in_azure(actor=None, count=missing)))

@@ -84,7 +84,11 @@ class DemoDriver:
         self.sequence = int(time.time() * 1000)
 
     def setup(self) -> None:
-        """A fresh API key for the driver, and the ACD webhook pointed at the driver."""
+        """A fresh API key for the driver, and the ACD webhook pointed at the driver.
+
+        Listens first: the console's ACD webhook is pointed at the port only once it is ours.
+        """
+        server = ThreadingHTTPServer(("127.0.0.1", self.webhook_port), WebhookReceiver)
         ApiKey.objects.filter(name=KEY_NAME, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
@@ -98,7 +102,6 @@ class DemoDriver:
         endpoint.secret_encrypted = crypto.encrypt(secret)
         endpoint.enabled = True
         endpoint.save()
-        server = ThreadingHTTPServer(("127.0.0.1", self.webhook_port), WebhookReceiver)
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
     def _mapped_agents(self) -> list[tuple[str, str]]:

@@ -1,6 +1,7 @@
 """Console user management: every change is audited, no password ever is."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from console.roles import ADMINISTRATOR, role_assign, role_of
@@ -15,6 +16,18 @@ class LastAdministratorError(Exception):
 
 def _active_admins():
     return User.objects.filter(is_active=True, groups__name=ADMINISTRATOR)
+
+
+def _hold_administrators_lock() -> None:
+    """Row-lock the Administrator group until the transaction ends.
+
+    Every change that can take an administrator away holds this lock, so two
+    administrators removing each other at once are checked one after the
+    other: the second one sees the first one's committed change and is refused.
+    Locking the admins' own rows would not do: a demotion changes only their
+    group membership, which such a lock does not guard.
+    """
+    Group.objects.select_for_update().filter(name=ADMINISTRATOR).first()
 
 
 @transaction.atomic
@@ -67,8 +80,14 @@ def console_user_update(
     Raises LastAdministratorError when it would demote or deactivate the last
     active administrator, so the console can never lock everyone out.
     """
+    if role != ADMINISTRATOR or not is_active:
+        _hold_administrators_lock()
+        # What the caller loaded may predate a change committed while we waited.
+        user.refresh_from_db(fields=["is_active"])
     old_role = role_of(user)
-    losing_admin = old_role == ADMINISTRATOR and (role != ADMINISTRATOR or not is_active)
+    losing_admin = (
+        old_role == ADMINISTRATOR and user.is_active and (role != ADMINISTRATOR or not is_active)
+    )
     if losing_admin and not _active_admins().exclude(pk=user.pk).exists():
         raise LastAdministratorError(
             "This is the last active Administrator; make someone else an Administrator first."

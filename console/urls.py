@@ -9,7 +9,10 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            template_name="console/login.html", redirect_authenticated_user=True
+            template_name="console/login.html",
+            redirect_authenticated_user=True,
+            # A form view treats PUT as POST; the sign-in form only ever POSTs.
+            http_method_names=["get", "head", "post", "options"],
         ),
         name="login",
     ),

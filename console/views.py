@@ -10,28 +10,40 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from config.forwarded import forwarded_header_note, forwarded_header_seen
 from console import services
 from console.forms import ConsoleUserForm
 from console.health import system_checks
 from console.lockout import lockout_clear, lockouts_active
+from console.queue_status import queue_statuses
 from console.roles import role_of
 from console.tasks import system_selfcheck
 from integrations.jobs import job_enqueue
 from integrations.models import AuditEntry, JobRun
+from presence.sync_health import sync_health_summary
 
 User = get_user_model()
 PAGE_SIZE = 25
+SYNC_PANEL_ID = "presence-sync"
 
 
 @require_GET
 @permission_required("console.view_dashboard", raise_exception=True)
 def dashboard(request: HttpRequest) -> HttpResponse:
+    # The presence sync panel polls on its own, so it refreshes without the checks.
+    if request.htmx and request.htmx.target == SYNC_PANEL_ID:
+        return render(request, "console/dashboard.html#sync", {"sync": sync_health_summary()})
     context = {
         "checks": system_checks(),
+        "queues": queue_statuses(),
         "recent_jobs": JobRun.objects.select_related("started_by")[:8],
     }
     if request.htmx:
         return render(request, "console/dashboard.html#status", context)
+    context["sync"] = sync_health_summary()
+    # Only Administrators can act on it: the fix is a deployment setting.
+    proxied = forwarded_header_note(request) or forwarded_header_seen()
+    context["proxy_unconfigured"] = proxied and request.user.has_perm("console.manage_users")
     return render(request, "console/dashboard.html", context)
 
 
@@ -45,6 +57,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body = {
         "status": "ok" if healthy else "fail",
         "checks": {check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
+        # For monitors to graph and alert on; a backlog alone does not take the console
+        # out of a load balancer, since every replica shares the same queues.
+        "queues": {
+            queue.role: {
+                "depth": queue.depth,
+                "oldest_seconds": queue.oldest_seconds,
+                "waiting_too_long": queue.waiting_too_long,
+            }
+            for queue in queue_statuses()
+        },
     }
     return JsonResponse(body, status=200 if healthy else 503)
 

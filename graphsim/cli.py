@@ -8,14 +8,16 @@ import logging
 import os
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from graphsim.errors import iso, parse_iso, utcnow
+from graphsim.persist import FOLDER, StateError
 from graphsim.seed import build_app, build_tenant
 from graphsim.server import build_server
 from graphsim.sim import Sim
+from graphsim.state import App, Tenant
 
 DEMO_SEED = "ccbridge-demo-v1"
 DEMO_DOMAIN = "contoso.onmicrosoft.com"
@@ -32,11 +34,13 @@ CCBRIDGE_DELEGATED_PERMISSIONS = [
 
 
 def seed_demo(sim: Sim, data_dir: Path) -> dict[str, str]:
-    """Create the deterministic demo tenant "Contoso" and its ccbridge app.
+    """Create the deterministic demo tenant "Contoso" and its ccbridge app, or
+    keep the saved one (with the users clients created in it).
 
-    Side effects: adds the tenant to ``sim`` and writes ``demo-tenant.json``.
-    The ids and the secret come from a fixed seed, so they survive restarts;
-    the secret's expiry (60 days from first start) is kept in the file.
+    Side effects: adds the tenant to ``sim`` when it was not saved, and writes
+    ``demo-tenant.json``. The ids and the secret come from a fixed seed, so
+    they survive restarts; the secret's expiry (60 days from first start) is
+    kept in the file.
     """
     path = data_dir / "demo-tenant.json"
     expires = utcnow() + timedelta(days=60)
@@ -57,7 +61,16 @@ def seed_demo(sim: Sim, data_dir: Path) -> dict[str, str]:
     service = tenant.users[tenant.sorted_ids()[0]]
     service.password = DEMO_SERVICE_PASSWORD
     service.props["accountEnabled"] = True
-    sim.store.add_tenant(tenant)
+    saved = sim.store.tenant(tenant.id)
+    if saved is None:
+        sim.store.add_tenant(tenant)
+    else:
+        # The generated tenant only names the app and the service account; the
+        # saved one holds their current state.
+        tenant = saved
+        with tenant.lock:
+            app, secret = _saved_demo_app(tenant, app, secret, expires)
+    expires_at = next(s.end for s in app.secrets if s.value == secret)
     info = {
         "tenant_id": tenant.id,
         "domain": tenant.domain,
@@ -65,7 +78,7 @@ def seed_demo(sim: Sim, data_dir: Path) -> dict[str, str]:
         "client_id": app.client_id,
         "object_id": app.object_id,
         "client_secret": secret,
-        "secret_expires_at": iso(expires),
+        "secret_expires_at": iso(expires_at),
         "service_user": service.upn,
         "service_password": DEMO_SERVICE_PASSWORD,
     }
@@ -74,10 +87,38 @@ def seed_demo(sim: Sim, data_dir: Path) -> dict[str, str]:
     return info
 
 
+def _saved_demo_app(
+    tenant: Tenant, generated: App, secret: str, expires: datetime
+) -> tuple[App, str]:
+    """The demo app as saved, with the secret to publish: the demo secret while
+    the app still has it, else its newest one (rotated through the control API).
+    An app deleted, or left without secrets, gets the generated one back; a
+    published secret that has expired lasts until ``expires`` again, as it did
+    when every start generated the tenant afresh."""
+    app = tenant.apps.get(generated.client_id)
+    if app is None or not app.secrets:
+        tenant.apps[generated.client_id] = generated
+        tenant.changed()
+        return generated, secret
+    published = next(
+        (s for s in app.secrets if s.value == secret), max(app.secrets, key=lambda s: s.start)
+    )
+    if published.end <= utcnow():
+        published.end = expires
+        tenant.changed()
+    return app, published.value
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the server until SIGTERM/SIGINT. Prints the URLs and a ready line."""
     data_dir = Path(args.data_dir).resolve()
-    server, sim = build_server(args.host, args.port, data_dir)
+    try:
+        server, sim = build_server(args.host, args.port, data_dir)
+    except StateError as exc:
+        print(f"graphsim: {exc}", file=sys.stderr, flush=True)
+        return 2
+    if sim.loaded_tenants:
+        print(f"kept tenants: {sim.loaded_tenants} from {data_dir / FOLDER}")
     port = server.server_port
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host  # noqa: S104
     base = f"https://{shown_host}:{port}"

@@ -69,7 +69,12 @@ def app_view(app: App, secret: str | None = None) -> dict[str, Any]:
 
 
 def health(sim: Sim, req: Request) -> tuple[int, Any]:
-    return 200, {"status": "ok", "tenants": len(sim.store.all_tenants()), "time": iso(utcnow())}
+    return 200, {
+        "status": "ok",
+        "tenants": len(sim.store.all_tenants()),
+        "unsaved_tenants": sim.tenant_files.unsaved(),
+        "time": iso(utcnow()),
+    }
 
 
 def create_tenant(sim: Sim, req: Request) -> tuple[int, Any]:
@@ -305,6 +310,21 @@ ROUTES: list[Route] = [
 ]
 
 
+# Handlers whose changes are kept across a restart (graphsim.persist); users
+# added, changed or removed are noted by the tenant itself.
+DIRECTORY_CHANGES = frozenset(
+    [create_app, update_app, delete_app, add_secret, update_secret, delete_secret, update_user,
+     set_mfa, create_group]
+)  # fmt: skip
+
+
+def _note_change(sim: Sim, ident: str) -> None:
+    tenant = sim.store.tenant(ident)
+    if tenant is not None:
+        with tenant.lock:
+            tenant.changed()
+
+
 def _is_loopback(addr: str | None) -> bool:
     return bool(addr) and (addr == "::1" or str(addr).startswith("127."))
 
@@ -319,6 +339,8 @@ def handle(sim: Sim, request: Request, base: str) -> Response:
             match = pattern.fullmatch(path)
             if match and method == request.method:
                 status, body = handler(sim, request, **match.groupdict())
+                if handler in DIRECTORY_CHANGES:
+                    _note_change(sim, match.group("t"))
                 if body is None:
                     return Response(status=status)
                 return json_response(body, status)

@@ -21,8 +21,8 @@ class Launched:
     ca_path: str
 
 
-def launch(data_dir: Path, *, timeout: float = STARTUP_TIMEOUT) -> Launched:
-    """Run ``python -m graphsim serve --port 0`` and wait for its ``ready:`` line.
+def launch(data_dir: Path, *, timeout: float = STARTUP_TIMEOUT, seed: str = "none") -> Launched:
+    """Run ``python -m graphsim serve --port 0 --seed SEED`` and wait for its ``ready:`` line.
 
     Output goes to ``data_dir/graphsim.log``. Raises RuntimeError with that log
     when the simulator exits or does not get ready in time.
@@ -35,7 +35,7 @@ def launch(data_dir: Path, *, timeout: float = STARTUP_TIMEOUT) -> Launched:
     with open(log_path, "wb") as log:
         process = subprocess.Popen(  # noqa: S603 - a fixed argv: this interpreter, graphsim
             [sys.executable, "-m", "graphsim", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--data-dir", str(data_dir), "--seed", "none"],
+             "--data-dir", str(data_dir), "--seed", seed],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,

@@ -19,6 +19,7 @@ from graphsim.certs import SigningKey, load_signing_key
 from graphsim.errors import GraphError, iso7, utcnow
 from graphsim.identity import TokenService
 from graphsim.notify import Delivery, Notifier, encrypt_content
+from graphsim.persist import TenantFiles
 from graphsim.state import Store, Tenant
 from graphsim.subscriptions import Registry, Subscription
 from graphsim.tokens import validation_token
@@ -58,6 +59,8 @@ class Sim:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.store = Store()
+        self.tenant_files = TenantFiles(self.store, data_dir)
+        self.loaded_tenants = self.tenant_files.load()
         self.key: SigningKey = load_signing_key(data_dir)
         self.tokens = TokenService(self.store, self.key)
         self.registry = Registry()
@@ -78,9 +81,10 @@ class Sim:
         self._housekeeper.start()
 
     def stop(self) -> None:
-        """Stop the background threads."""
+        """Stop the background threads and save the tenants that changed."""
         self._stop.set()
         self.notifier.stop()
+        self.tenant_files.save()
 
     def _housekeeping(self) -> None:
         from graphsim import presence
@@ -89,6 +93,7 @@ class Sim:
             try:
                 presence.expire_all(self)
                 self.registry.drop_expired()
+                self.tenant_files.save()
             except Exception:
                 # Keep the thread alive whatever happens; the log says what broke.
                 logging.getLogger("graphsim").exception("housekeeping failed")

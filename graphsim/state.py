@@ -1,4 +1,5 @@
-"""In-memory state: tenants, apps, users, groups, presence records.
+"""In-memory state: tenants, apps, users, groups, presence records (the
+directory part is also kept on disk by graphsim.persist).
 
 Every tenant carries its own re-entrant lock; handlers hold it while they read
 or change that tenant, so tenants never contend with each other. The store's
@@ -134,12 +135,19 @@ class Tenant:
         self.presence: dict[str, PresenceRecord] = {}
         self.version = 0
         self.presence_sequence = 0
+        # Advanced by every change worth keeping across a restart (not presence).
+        self.revision = 0
         self._sorted_ids: list[str] | None = None
+
+    def changed(self) -> None:
+        """Note a change to users, apps, secrets or groups, so it gets saved."""
+        self.revision += 1
 
     # --- users -------------------------------------------------------------------
 
     def next_version(self) -> int:
         """Advance the directory's change counter (for delta) and return it."""
+        self.changed()
         self.version += 1
         return self.version
 

@@ -159,6 +159,14 @@ class ApiKeyBearer(_ScopedKey, HttpBearer):
         self.scope = scope
         super().__init__()
 
+    def __call__(self, request: HttpRequest) -> ApiKey | None:
+        # Not HttpBearer's: with DEBUG on it logs a header of another scheme (Basic <key>,
+        # a bare key) whole, at ERROR. Any other scheme is simply not a bearer key.
+        scheme, _, token = request.headers.get(self.header, "").partition(" ")
+        if scheme.lower() != self.openapi_scheme:
+            return None
+        return self.authenticate(request, token)
+
 
 class ApiKeyHeader(_ScopedKey, APIKeyHeader):
     """`X-API-Key: <key>`."""

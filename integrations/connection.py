@@ -9,10 +9,12 @@ import logging
 
 from django.utils import timezone
 
+from graph.client import GraphClient
 from graph.directory import password_credentials, read_one_user
 from graph.errors import AuthError, GraphError, PermissionDenied, Unavailable
 from graph.permissions import FeatureCheck, FeatureStatus, admin_consent_url, check_roles
 from graph.tokens import AccessToken, AppTokenProvider
+from integrations import crypto
 from integrations.graphlink import (
     app_credentials,
     app_graph_client,
@@ -28,6 +30,10 @@ INCOMPLETE = "Error: Account credentials are incomplete"
 TOKEN_FAILED = "Error: Failed to request refresh token"
 GRAPH_FAILED = "Error: Microsoft Graph did not answer"
 TEST_BROKE = "Error: The test could not finish"
+VALUES_UNREADABLE = (
+    "The form's values could not be read back (they are kept for an hour, for the "
+    "administrator who pressed Test connection). Press Test connection again."
+)
 CONNECTED = "Connected to Microsoft Graph"
 PERMISSIONS_MISSING = "Connected, but some permissions are missing"
 EXPIRY_PERMISSION = "Application.Read.All"
@@ -85,14 +91,36 @@ def _secret_expiry(client, account: IntegrationAccount, secret: str):
     return None
 
 
-def connection_test_run(*, test: ConnectionTest, ctx: JobContext | None = None) -> ConnectionTest:
+def account_with_values(account: IntegrationAccount, values: dict[str, str]) -> IntegrationAccount:
+    """An unsaved copy of `account` holding the form's credentials; an empty secret
+    keeps the stored one (the secret field is write-only, so it is usually empty)."""
+    secret = values.get("client_secret", "")
+    stored = account.client_secret_encrypted
+    return IntegrationAccount(
+        name=account.name,
+        tenant=values.get("tenant", ""),
+        client_id=values.get("client_id", ""),
+        object_id=values.get("object_id", ""),
+        client_secret_encrypted=crypto.encrypt(secret) if secret else stored,
+    )
+
+
+def connection_test_run(
+    *,
+    test: ConnectionTest,
+    ctx: JobContext | None = None,
+    values: dict[str, str] | None = None,
+) -> ConnectionTest:
     """Run every check of Test connection and store the result on `test`.
 
-    Side effects: refreshes the account's token health; fills the secret's
-    expiry from Graph when the app may read its own registration. Never raises
-    for a Graph or identity failure: the failure is the result.
+    With `values` (the form's credentials, not saved), tests those and leaves the
+    stored account alone. Otherwise tests the stored account and, as side
+    effects, refreshes its token health and fills the secret's expiry from Graph
+    when the app may read its own registration. Never raises for a Graph or
+    identity failure: the failure is the result.
     """
-    account = test.account
+    persist = values is None
+    account = test.account if persist else account_with_values(test.account, values)
     advance = ctx.advance if ctx else (lambda done=1: None)
     if ctx:
         ctx.set_total(STEPS)
@@ -113,7 +141,8 @@ def connection_test_run(*, test: ConnectionTest, ctx: JobContext | None = None) 
     try:
         token = tokens.acquire(force_refresh=True)
     except AuthError as exc:
-        _token_failure_record(account, exc.sentence)
+        if persist:
+            _token_failure_record(account, exc.sentence)
         return _finish(
             test,
             outcome=ConnectionTest.Outcome.FAILED,
@@ -122,7 +151,8 @@ def connection_test_run(*, test: ConnectionTest, ctx: JobContext | None = None) 
             detail=exc.sentence,
         )
     except Unavailable as exc:
-        _token_failure_record(account, exc.message)
+        if persist:
+            _token_failure_record(account, exc.message)
         return _finish(
             test,
             outcome=ConnectionTest.Outcome.FAILED,
@@ -130,8 +160,9 @@ def connection_test_run(*, test: ConnectionTest, ctx: JobContext | None = None) 
             cause="network",
             detail=f"The identity platform could not be reached: {exc.message}",
         )
-    token_cache_save(account, tokens)
-    _token_health_record(account, token)
+    if persist:
+        token_cache_save(account, tokens)
+        _token_health_record(account, token)
     advance()
 
     checks = check_roles(token.roles)
@@ -163,17 +194,7 @@ def connection_test_run(*, test: ConnectionTest, ctx: JobContext | None = None) 
             f"Read {user.display_name} from the directory." if user else "The directory is empty."
         )
 
-    expiry = None
-    if EXPIRY_PERMISSION in token.roles and account.object_id.strip():
-        try:
-            expiry = _secret_expiry(client, account, app_credentials(account).client_secret)
-        except GraphError as exc:
-            logger.info("could not read the secret's expiry: %s", exc.message)
-        if expiry is not None:
-            IntegrationAccount.objects.filter(pk=account.pk).update(
-                secret_expires_at=expiry,
-                secret_expiry_source=IntegrationAccount.ExpirySource.GRAPH,
-            )
+    expiry = _expiry_read(client, account, token, store=persist)
     advance()
 
     return _finish(
@@ -186,6 +207,60 @@ def connection_test_run(*, test: ConnectionTest, ctx: JobContext | None = None) 
         consent_url=consent_url,
         live_call=live,
         expiry_read=expiry,
+    )
+
+
+def _expiry_read(
+    client: GraphClient, account: IntegrationAccount, token: AccessToken, *, store: bool
+):
+    """Read the secret's expiry when the app may (Application.Read.All); store it on
+    the account when `store`. None when it cannot be read."""
+    if EXPIRY_PERMISSION not in token.roles or not account.object_id.strip():
+        return None
+    try:
+        expiry = _secret_expiry(client, account, app_credentials(account).client_secret)
+    except GraphError as exc:
+        logger.info("could not read the secret's expiry: %s", exc.message)
+        return None
+    if expiry is not None and store:
+        IntegrationAccount.objects.filter(pk=account.pk).update(
+            secret_expires_at=expiry,
+            secret_expiry_source=IntegrationAccount.ExpirySource.GRAPH,
+        )
+    return expiry
+
+
+def account_secret_expiry_read(account: IntegrationAccount) -> str:
+    """Read the stored secret's expiry from Graph and store it (job after saving).
+
+    Side effects: records token health, as a token is requested. Returns what
+    happened, as a sentence for the job's row; never raises for a Graph or
+    identity failure.
+    """
+    if account.missing_credentials():
+        return "Not read: the account's credentials are incomplete."
+    if not account.object_id.strip():
+        return "Not read: the account has no Object ID."
+    token = account_token_refresh(account)
+    if token is None:
+        return "Not read: no app token (see Token health on the account page)."
+    if EXPIRY_PERMISSION not in token.roles:
+        return f"Not read: the app lacks {EXPIRY_PERMISSION}; enter the expiry by hand."
+    client, _tokens = app_graph_client(account)
+    expiry = _expiry_read(client, account, token, store=True)
+    if expiry is None:
+        return "Not read: Graph did not say which secret is in use."
+    return f"The secret expires {timezone.localtime(expiry):%Y-%m-%d %H:%M %Z}."
+
+
+def connection_test_values_unreadable(*, test: ConnectionTest) -> ConnectionTest:
+    """End a test whose sealed form values could not be opened in the worker."""
+    return _finish(
+        test,
+        outcome=ConnectionTest.Outcome.FAILED,
+        headline=TEST_BROKE,
+        cause="values",
+        detail=VALUES_UNREADABLE,
     )
 
 

@@ -32,12 +32,13 @@ def encrypt(plaintext: str) -> str:
     return _current().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(ciphertext: str) -> str:
-    """Decrypt a stored value. Raises SecretUnreadable when no key fits."""
+def decrypt(ciphertext: str, *, max_age: int | None = None) -> str:
+    """Decrypt a stored value. Raises SecretUnreadable when no key fits, or when
+    `max_age` is given and the value was encrypted more than that many seconds ago."""
     if not ciphertext:
         return ""
     try:
-        return _current().decrypt(ciphertext.encode()).decode()
+        return _current().decrypt(ciphertext.encode(), ttl=max_age).decode()
     except InvalidToken:
         raise SecretUnreadable(
             "A stored secret cannot be decrypted: CCBRIDGE_ENCRYPTION_KEYS no longer "

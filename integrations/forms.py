@@ -4,6 +4,7 @@ import re
 import uuid
 
 from django import forms
+from django.utils import timezone
 
 from integrations.models import (
     CHAT_MESSAGE_DEFAULTS,
@@ -12,6 +13,7 @@ from integrations.models import (
     LicensingMode,
     PhoneType,
 )
+from integrations.unsaved import FORM_SECRET, unsaved_open, unsaved_seal
 
 # A verified domain: labels of letters, digits and hyphens, a TLD of letters.
 DOMAIN_RE = re.compile(
@@ -34,7 +36,11 @@ def _bad_guid(label: str):
 
 
 class IntegrationAccountForm(forms.ModelForm):
-    """Create or edit the account. The secret is write-only: never shown, blank keeps it."""
+    """Create or edit the account. The secret is write-only: never shown, blank keeps it.
+
+    A refused form keeps a typed secret sealed in `kept_secret` (see
+    integrations/unsaved.py), so the administrator need not type it again.
+    """
 
     client_secret = forms.CharField(
         label="Client secret",
@@ -43,14 +49,24 @@ class IntegrationAccountForm(forms.ModelForm):
         max_length=1024,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
+    # Typed and shown as text in the console's time zone, named on the label: a
+    # datetime-local input shows the browser's locale and no zone at all.
     secret_expires_at = forms.DateTimeField(
         label="Expires at",
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Filled from Microsoft Graph by Test connection when the app may read its "
-        "own registration (Application.Read.All); otherwise enter it from the Azure portal.",
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%d %H:%M", attrs={"placeholder": "YYYY-MM-DD HH:MM"}
+        ),
+        help_text="Read from Microsoft Graph when the account is saved and by Test "
+        "connection, when the app may read its own registration (Application.Read.All); "
+        "otherwise enter it from the Azure portal.",
     )
-    licensing_mode = forms.ChoiceField(choices=LicensingMode.choices, widget=forms.RadioSelect)
+    licensing_mode = forms.ChoiceField(
+        choices=LicensingMode.choices,
+        widget=forms.RadioSelect,
+        initial=LicensingMode.EVALUATION,
+    )
 
     class Meta:
         model = IntegrationAccount
@@ -70,15 +86,40 @@ class IntegrationAccountForm(forms.ModelForm):
             "client_id": "The Application (client) ID of the app registration.",
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user_id = user_id
+        self.secret_in_hand = ""
         creating = self.instance.pk is None
-        self.fields["client_secret"].required = creating
+        self.fields["client_secret"].required = creating and not self.kept_secret()
+        zone = timezone.get_current_timezone_name()
+        self.fields["secret_expires_at"].label = f"Expires at ({zone})"
         if not creating:
             self.fields["client_secret"].label = "Replace client secret"
             self.fields["client_secret"].help_text = "Leave empty to keep the stored secret."
         for field in CHAT_MESSAGE_DEFAULTS:
             self.fields[field].max_length = CHAT_MESSAGE_MAX_LENGTH
+
+    def kept_secret(self) -> str:
+        """The secret typed into this form before it was last refused, if any."""
+        kept = unsaved_open(
+            self.data.get("kept_secret", ""), purpose=FORM_SECRET, user_id=self.user_id
+        )
+        return (kept or {}).get("client_secret", "")
+
+    def clean_client_secret(self) -> str:
+        self.secret_in_hand = self.cleaned_data["client_secret"] or self.kept_secret()
+        return self.secret_in_hand
+
+    def kept_secret_seal(self) -> str:
+        """For a refused form: the secret in hand, sealed, to carry to the next try."""
+        if not (self.is_bound and self.errors and self.secret_in_hand):
+            return ""
+        return unsaved_seal(
+            values={"client_secret": self.secret_in_hand},
+            purpose=FORM_SECRET,
+            user_id=self.user_id,
+        )
 
     def clean_object_id(self) -> str:
         value = self.cleaned_data["object_id"].strip()

@@ -8,6 +8,7 @@ from django.utils import timezone
 JOB_KIND_LABELS = {
     "system.selfcheck": "System self-check",
     "account.test": "Test connection",
+    "account.expiry": "Read the secret's expiry",
     "directory.sync": "Directory sync",
     "subscriptions.sync": "Subscription sync",
     "subscriptions.maintain": "Subscription maintenance",
@@ -226,6 +227,10 @@ class IntegrationAccount(models.Model):
     def has_secret(self) -> bool:
         return bool(self.client_secret_encrypted)
 
+    @property
+    def token_expired(self) -> bool:
+        return self.token_expires_at is not None and self.token_expires_at <= timezone.now()
+
     def missing_credentials(self) -> list[str]:
         """Labels of the fields a token request needs but the account lacks."""
         missing = []
@@ -269,6 +274,8 @@ class ConnectionTest(models.Model):
     consent_url = models.URLField(max_length=500, blank=True)
     live_call = models.CharField(max_length=300, blank=True)
     expiry_read = models.DateTimeField(null=True, blank=True)
+    # Tested the values on the form, not (all) saved: the stored account was left alone.
+    unsaved = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

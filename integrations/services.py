@@ -5,7 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from integrations.audit import audit_record
-from integrations.crypto import encrypt
+from integrations.crypto import SecretUnreadable, decrypt, encrypt
 from integrations.models import CHAT_MESSAGE_DEFAULTS, IntegrationAccount
 from integrations.signals import integration_account_deleted
 
@@ -20,6 +20,10 @@ AUDITED_FIELDS = (
     "phone_types",
     *CHAT_MESSAGE_DEFAULTS,
 )
+
+
+# What a token request and the expiry read need, as the form names them.
+CREDENTIAL_FIELDS = ("tenant", "client_id", "object_id", "client_secret")
 
 
 class AccountAlreadyExists(Exception):
@@ -83,8 +87,13 @@ def account_update(
         account.client_secret_encrypted = encrypt(client_secret)
         changes["client_secret"] = "replaced"
     if {"tenant", "client_id", "client_secret"} & changes.keys():
+        # Token health described the old credentials: start it afresh, so the page
+        # never shows "none yet" beside an old refresh or an old failure.
         account.token_cache_encrypted = ""
         account.token_expires_at = None
+        account.token_refreshed_at = None
+        account.token_error = ""
+        account.token_error_at = None
     if not changes:
         return account
     account.save()
@@ -117,6 +126,27 @@ def account_delete(*, actor, account: IntegrationAccount) -> int:
     )
     account.delete()
     return disabled
+
+
+def account_unsaved_credentials(
+    *, account: IntegrationAccount, posted: dict[str, str], kept_secret: str = ""
+) -> dict[str, str] | None:
+    """The form's credentials when they differ from the stored ones, else None.
+
+    The secret field is write-only, so an empty one (and no `kept_secret` from a
+    refused form) means "the stored secret"; the worker fills it in.
+    """
+    values = {name: posted.get(name, "").strip() for name in CREDENTIAL_FIELDS}
+    values["client_secret"] = values["client_secret"] or kept_secret
+    try:
+        stored_secret = decrypt(account.client_secret_encrypted)
+    except SecretUnreadable:
+        stored_secret = None
+    same_secret = not values["client_secret"] or values["client_secret"] == stored_secret
+    same_rest = all(
+        values[name] == getattr(account, name).strip() for name in CREDENTIAL_FIELDS[:3]
+    )
+    return None if same_secret and same_rest else values
 
 
 def account_set_phone_types(

@@ -17,7 +17,8 @@ from integrations.forms import (
 )
 from integrations.jobs import job_enqueue
 from integrations.models import CHAT_MESSAGE_DEFAULTS, ConnectionTest
-from integrations.tasks import account_test_connection
+from integrations.tasks import account_test_connection, secret_expiry_read_enqueue
+from integrations.unsaved import FORM_SECRET, TEST_VALUES, unsaved_open, unsaved_seal
 
 TEMPLATE = "integrations/account.html"
 
@@ -25,7 +26,7 @@ TEMPLATE = "integrations/account.html"
 def _context(request: HttpRequest, account, form=None, phone_errors=None) -> dict:
     can_edit = request.user.has_perm("integrations.change_integrationaccount")
     if form is None and can_edit:
-        form = IntegrationAccountForm(instance=account) if account else IntegrationAccountForm()
+        form = IntegrationAccountForm(instance=account)
     return {
         "account": account,
         "form": form,
@@ -44,6 +45,10 @@ def _fields(form: IntegrationAccountForm) -> dict:
     return {name: form.cleaned_data[name] for name in form.Meta.fields}
 
 
+# Fields whose change makes the stored expiry belong to another secret.
+EXPIRY_SOURCES = {"tenant", "client_id", "object_id"}
+
+
 @require_http_methods(["GET", "POST"])
 @permission_required("integrations.view_integrationaccount", raise_exception=True)
 def account(request: HttpRequest) -> HttpResponse:
@@ -53,14 +58,17 @@ def account(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("integrations.change_integrationaccount"):
         return render(request, "403.html", status=403)
 
-    form = IntegrationAccountForm(request.POST, instance=current)
+    form = IntegrationAccountForm(request.POST, instance=current, user_id=request.user.pk)
     if form.is_valid():
         secret = form.cleaned_data["client_secret"]
         if current is None:
             try:
-                services.account_create(
-                    actor=request.user, fields=_fields(form), client_secret=secret
-                )
+                with transaction.atomic():
+                    created = services.account_create(
+                        actor=request.user, fields=_fields(form), client_secret=secret
+                    )
+                    if created.object_id and created.secret_expires_at is None:
+                        secret_expiry_read_enqueue(account=created, user=request.user)
             except services.AccountAlreadyExists:
                 messages.error(
                     request, "Another administrator created the account a moment ago; here it is."
@@ -68,9 +76,13 @@ def account(request: HttpRequest) -> HttpResponse:
                 return redirect("integrations:account")
             messages.success(request, "Created the Teams integration account. Test it next.")
         else:
-            services.account_update(
-                actor=request.user, account=current, fields=_fields(form), client_secret=secret
-            )
+            typed_expiry = "secret_expires_at" in form.changed_data
+            with transaction.atomic():
+                services.account_update(
+                    actor=request.user, account=current, fields=_fields(form), client_secret=secret
+                )
+                if (secret or EXPIRY_SOURCES & set(form.changed_data)) and not typed_expiry:
+                    secret_expiry_read_enqueue(account=current, user=request.user)
             messages.success(request, "Saved the Teams integration account.")
         return redirect("integrations:account")
     return render(request, TEMPLATE, _context(request, current, form=form), status=200)
@@ -124,10 +136,20 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     current = services.account_get()
     if current is None:
         raise Http404("No integration account")
+    values = _form_values(request, current)
     with transaction.atomic():
-        test = ConnectionTest.objects.create(account=current)
+        test = ConnectionTest.objects.create(account=current, unsaved=values is not None)
+        sealed = (
+            {"values": unsaved_seal(values=values, purpose=TEST_VALUES, user_id=request.user.pk)}
+            if values is not None
+            else {}
+        )
         job = job_enqueue(
-            kind="account.test", task=account_test_connection, user=request.user, test_id=test.pk
+            kind="account.test",
+            task=account_test_connection,
+            user=request.user,
+            test_id=test.pk,
+            **sealed,
         )
         test.job = job
         test.save(update_fields=["job"])
@@ -135,8 +157,36 @@ def test_connection(request: HttpRequest) -> HttpResponse:
     job.refresh_from_db()
     connection_test_settle(test)
     if request.htmx:
-        return render(request, f"{TEMPLATE}#test_result", {"last_test": test, "account": current})
+        return _test_response(request, test)
     return redirect("integrations:account")
+
+
+def _form_values(request: HttpRequest, current) -> dict[str, str] | None:
+    """The credentials on the account form posted along with Test connection (htmx
+    includes the form), for an administrator; None tests the stored account."""
+    if "tenant" not in request.POST or not request.user.has_perm(
+        "integrations.change_integrationaccount"
+    ):
+        return None
+    kept = unsaved_open(
+        request.POST.get("kept_secret", ""), purpose=FORM_SECRET, user_id=request.user.pk
+    )
+    return services.account_unsaved_credentials(
+        account=current,
+        posted={name: request.POST.get(name, "") for name in services.CREDENTIAL_FIELDS},
+        kept_secret=(kept or {}).get("client_secret", ""),
+    )
+
+
+def _test_response(request: HttpRequest, test: ConnectionTest) -> HttpResponse:
+    """The test's result; once it has finished, also the account's token health and
+    the secret's expiry, swapped out of band so the page shows one current state."""
+    account = services.account_get() or test.account
+    context = {"last_test": test, "account": account}
+    if request.user.has_perm("integrations.change_integrationaccount"):
+        context["form"] = IntegrationAccountForm(instance=account)
+        context["can_edit"] = True
+    return render(request, f"{TEMPLATE}#test_response", context)
 
 
 @require_GET
@@ -144,7 +194,7 @@ def test_connection(request: HttpRequest) -> HttpResponse:
 def test_result(request: HttpRequest, pk: int) -> HttpResponse:
     test = get_object_or_404(ConnectionTest.objects.select_related("job", "account"), pk=pk)
     connection_test_settle(test)
-    return render(request, f"{TEMPLATE}#test_result", {"last_test": test, "account": test.account})
+    return _test_response(request, test)
 
 
 @require_http_methods(["GET", "POST"])

@@ -33,6 +33,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import Agent
+from config.queues import BULK
 from integrations import crypto
 from integrations.audit import audit_record
 from presence.sync_models import AcdDelivery, AcdEndpoint
@@ -187,9 +188,12 @@ def delivery_queue(
     availability: str,
     activity: str,
     occurred_at: datetime,
+    backfill: bool = False,
 ) -> AcdDelivery | None:
     """Queue one delivery and send it right after the transaction commits.
 
+    ``backfill`` (a state found by reconciliation, not a live change) sends it on the
+    bulk queue, so hundreds of them never hold up live deliveries.
     Returns None (nothing queued) when no enabled ACD webhook is configured.
     """
     endpoint = endpoint_get()
@@ -209,15 +213,17 @@ def delivery_queue(
     # The id lets the ACD drop a delivery it already has (a retry after a lost answer).
     delivery.payload["id"] = delivery.pk
     AcdDelivery.objects.filter(pk=delivery.pk).update(payload=delivery.payload)
-    _send_soon([delivery.pk])
+    _send_soon([delivery.pk], backfill=backfill)
     return delivery
 
 
-def _send_soon(ids: Iterable[int]) -> None:
+def _send_soon(ids: Iterable[int], *, backfill: bool = False) -> None:
     from presence.inbound_tasks import acd_deliver
 
+    # Otherwise the task's route: the presence sync queue (config/queues.py).
+    options = {"queue": settings.TASK_QUEUES[BULK]} if backfill else {}
     for delivery_id in ids:
-        transaction.on_commit(lambda pk=delivery_id: acd_deliver.delay(pk))
+        transaction.on_commit(lambda pk=delivery_id: acd_deliver.apply_async(args=(pk,), **options))
 
 
 def delivery_claim(delivery_id: int) -> int | None:

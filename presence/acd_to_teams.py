@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.models import Agent, AgentMapping
@@ -36,6 +36,7 @@ from integrations.services import account_get
 from presence import rules_core as core
 from presence import rules_preview as preview
 from presence.models import PresenceRule
+from presence.pending_events import pending_events_read
 from presence.services import agent_effective_rule, rule_spec
 from presence.sync_models import AgentEvent, AgentPresence, SyncRecord
 from presence.teams_to_acd import MANUAL_ADVICE
@@ -110,11 +111,13 @@ class TeamsPublisher:
 @dataclass
 class AgentsApplied:
     """What one pass over some agents left to do: agents another worker held (`busy`),
-    and agents whose Graph call failed in a way that may heal (`transient`)."""
+    and agents whose Graph call failed in a way that may heal (`transient`). Agents whose
+    step failed otherwise (`failed`) have their pending events recorded as failed."""
 
     done: list[int] = field(default_factory=list)
     busy: list[int] = field(default_factory=list)
     transient: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
     error: GraphError | None = None
 
     @property
@@ -132,7 +135,8 @@ def agents_apply(*, agent_ids: list[int], give_up: bool = False) -> AgentsApplie
     Side effects: Graph calls, AgentPresence updates, SyncRecords, processed_at on the
     events. A transient Graph error (throttled, unavailable) leaves that agent's events
     unprocessed and lists the agent in ``transient``, unless ``give_up`` (the last
-    attempt), when it is recorded as failed like any other error. Never raises GraphError.
+    attempt), when it is recorded as failed like any other error. Any other error fails
+    that agent alone (see _agent_step_failed). Raises only a lost database connection.
     """
     result = AgentsApplied()
     publisher = TeamsPublisher.for_account()
@@ -145,12 +149,51 @@ def agents_apply(*, agent_ids: list[int], give_up: bool = False) -> AgentsApplie
             except GraphError as exc:
                 result.transient.append(agent_id)
                 result.error = exc
+            except (OperationalError, InterfaceError):
+                raise  # the task retries the whole batch once the database is back
+            except Exception as exc:
+                # One agent's bad data must not hold back the agents after it in the batch.
+                logger.exception("applying the ACD events of agent %s failed", agent_id)
+                _agent_step_failed(agent_id, exc)
+                result.failed.append(agent_id)
             else:
                 result.done.append(agent_id)
     finally:
         if publisher is not None:
             publisher.close()
     return result
+
+
+def _agent_step_failed(agent_id: int, exc: Exception) -> None:
+    """Record the agent's pending events as failed, so the stranded-event requeue does not
+    run into the same error every minute; its next event is tried afresh. Raises only a
+    lost database connection: if even this fails, the requeue tries the agent again."""
+    try:
+        _pending_recorded_failed(agent_id, exc)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("recording the failure of agent %s failed too", agent_id)
+
+
+def _pending_recorded_failed(agent_id: int, exc: Exception) -> None:
+    with transaction.atomic():
+        pending = AgentEvent.objects.filter(agent_id=agent_id, processed_at__isnull=True)
+        rows = list(pending.order_by("-sequence").values_list("pk", "sequence", "state"))
+        if not rows:
+            return
+        AgentEvent.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(
+            processed_at=timezone.now()
+        )
+        _pk, sequence, state = rows[0]
+        _record(
+            agent_id,
+            None,
+            Outcome.FAILED,
+            from_value=state,
+            detail=f"Event #{sequence} ({state}) could not be applied: {type(exc).__name__}: "
+            f"{exc}. The error was logged; the agent's next event is tried afresh.",
+        )
 
 
 def _claim(agent_id: int) -> AgentPresence:
@@ -184,12 +227,12 @@ def agent_events_apply(
         return
     with transaction.atomic():
         presence = _claim(agent_id)
-        events = list(
-            AgentEvent.objects.filter(agent_id=agent_id, processed_at__isnull=True).order_by(
-                "-sequence"
-            )
-        )
+        events, unreadable = pending_events_read(agent_id=agent_id)
+        for broken in unreadable:
+            _record(agent_id, broken.event, Outcome.FAILED, detail=broken.reason)
+        done = [e.pk for e in events] + [broken.event.pk for broken in unreadable]
         if not events:
+            AgentEvent.objects.filter(pk__in=done).update(processed_at=timezone.now())
             return
         now = timezone.now()
         applied = presence.acd_sequence
@@ -206,7 +249,7 @@ def agent_events_apply(
         if newest not in stale:
             _apply(presence, newest, publisher, give_up=give_up)
         # Events older than the newest were overtaken before they could be applied.
-        AgentEvent.objects.filter(pk__in=[e.pk for e in events]).update(processed_at=now)
+        AgentEvent.objects.filter(pk__in=done).update(processed_at=now)
 
 
 def _record(
@@ -380,6 +423,11 @@ def sessions_refresh(*, now: datetime | None = None) -> int:
                 logger.warning(
                     "renewing the presence session of agent %s failed: %s", agent_id, exc
                 )
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception:
+                # The other agents' sessions still need renewing.
+                logger.exception("renewing the presence session of agent %s failed", agent_id)
     finally:
         publisher.close()
     return renewed
@@ -392,6 +440,8 @@ def _published_event(agent_id: int) -> AgentEvent | None:
         AgentEvent.objects.filter(agent_id=agent_id, processed_at__isnull=False)
         .exclude(interaction=AgentEvent.Interaction.INTERNAL)
         .order_by("-sequence")
+        # Not needed here, and a failed event's may be a time that cannot be read back.
+        .defer("occurred_at")
         .first()
     )
 

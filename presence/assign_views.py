@@ -195,13 +195,19 @@ def rule_assign(request: HttpRequest, rule_id: int, step: str = TEAMS) -> HttpRe
     return render(request, template, context)
 
 
-def _label(item, rule: PresenceRule, step: str) -> str:
+def _label(item, rule: PresenceRule, step: str, *, assigned: bool) -> str:
+    """The option's text; its suffix tells what Save will do to the item's saved rule.
+
+    An item of another rule moved to the assigned list leaves that rule on Save, so it
+    no longer says it uses it "now".
+    """
     label = item.name if step == TEAMS else f"{item.name} ({item.external_id})"
     if item.business_unit_id != rule.business_unit_id:
         return f"{label} · {item.business_unit.name}"
     current = getattr(item, "rule_assignment", None)
     if current is not None and current.rule_id != rule.pk:
-        return f"{label} · now {current.rule.name}"
+        verb = "moves from" if assigned else "now"
+        return f"{label} · {verb} {current.rule.name}"
     return label
 
 
@@ -223,10 +229,13 @@ def _picker_context(rule: PresenceRule, picker: Picker, can_assign: bool) -> dic
         "can_assign": can_assign,
         "assigned_ids": ",".join(str(i) for i in picker.assigned),
         "available": [
-            (item.pk, _label(item, rule, picker.step)) for item in available[:LIST_LIMIT]
+            (item.pk, _label(item, rule, picker.step, assigned=False))
+            for item in available[:LIST_LIMIT]
         ],
         "available_count": available_count,
-        "assigned": [(item.pk, _label(item, rule, picker.step)) for item in assigned_items],
+        "assigned": [
+            (item.pk, _label(item, rule, picker.step, assigned=True)) for item in assigned_items
+        ],
         "assigned_count": assigned_count,
         "total_assigned": len(picker.assigned),
         # Every assigned team, whatever the search shows, so no typed priority is lost.

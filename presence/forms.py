@@ -95,6 +95,7 @@ class EditorState:
     pub_rows: list[PubRow] = field(default_factory=list)
     sub_rows: list[SubRow] = field(default_factory=list)
     errors: dict[str, list[str]] = field(default_factory=dict)  # name, direction, tables, rule
+    on_mapping: str = PresenceRule.OnMapping.KEEP
 
     def inputs(self) -> tuple[list[PublisherRowInput], list[SubscriberRowInput]]:
         return [row.as_input() for row in self.pub_rows], [row.as_input() for row in self.sub_rows]
@@ -138,7 +139,7 @@ def editor_from_rule(rule: PresenceRule) -> EditorState:
         )
         for index, row in enumerate(subscribers, start=len(publishers) + 1)
     ]
-    return EditorState(rule.name, rule.direction, pub_rows, sub_rows)
+    return EditorState(rule.name, rule.direction, pub_rows, sub_rows, on_mapping=rule.on_mapping)
 
 
 def editor_new() -> EditorState:
@@ -183,6 +184,7 @@ def editor_from_post(data: QueryDict) -> EditorState:
         direction=data.get("direction", ""),
         pub_rows=pub_rows,
         sub_rows=sub_rows,
+        on_mapping=data.get("on_mapping", PresenceRule.OnMapping.KEEP),
     )
 
 

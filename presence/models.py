@@ -41,11 +41,25 @@ class PresenceRule(models.Model):
         SUBSCRIBER = "subscriber", "Teams → contact center"
         BOTH = "both", "Both directions"
 
+    class OnMapping(models.TextChoices):
+        """What the first Teams presence seen for a newly mapped agent does to the ACD.
+
+        Mapping is an admin's bookkeeping, not the agent doing something: by default the
+        first presence is only recorded, or mapping a unit of agents whose Teams shows
+        Offline would log every one of them out of the ACD at once.
+        """
+
+        KEEP = "keep", "Keep the ACD state until the Teams presence changes"
+        APPLY = "apply", "Apply the first Teams presence to the ACD"
+
     name = models.CharField(max_length=100)
     business_unit = models.ForeignKey(
         BusinessUnit, on_delete=models.CASCADE, related_name="presence_rules"
     )
     direction = models.CharField(max_length=16, choices=Direction.choices, default=Direction.BOTH)
+    on_mapping = models.CharField(
+        "when an agent is mapped", max_length=8, choices=OnMapping.choices, default=OnMapping.KEEP
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

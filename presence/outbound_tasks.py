@@ -4,7 +4,7 @@ Thin wrappers: they take ids, call presence/acd_to_teams.py or presence/reconcil
 and retry what may heal (Graph throttled or unavailable) with exponential backoff.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
@@ -72,12 +72,12 @@ def sessions_refresh() -> None:
     acd_to_teams.sessions_refresh()
 
 
-def events_requeue_stranded() -> int:
+def events_requeue_stranded(*, now: datetime | None = None) -> int:
     """Queue ``agent_events_apply`` again for agents with events unapplied a minute after
     they arrived: their task was lost (Redis restarted without persistence, a message
     dropped). Applying is idempotent, so a task merely late does no harm. Returns the
     number of agents queued."""
-    cutoff = timezone.now() - STRANDED_AFTER
+    cutoff = (now or timezone.now()) - STRANDED_AFTER
     agent_ids = sorted(
         set(
             AgentEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)

@@ -100,6 +100,8 @@ class RuleSpec:
     direction: Direction
     publisher_rows: tuple[PublisherRow, ...] = ()
     subscriber_rows: tuple[SubscriberRow, ...] = ()
+    # Whether the first Teams presence of a newly mapped agent goes to the ACD too.
+    apply_on_mapping: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ string, a time without a zone), so the ACD learns about a mistake from a 422
 with the field's path instead of a state applied in the wrong order.
 """
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
@@ -16,6 +17,21 @@ from presence.sync_models import AgentEvent
 
 # AgentEvent.sequence is a BigIntegerField.
 MAX_SEQUENCE = 2**63 - 1
+# PostgreSQL stores times Python cannot read back (year 1 BC, past 9999 in UTC); such a
+# row would stop the agent's sync. Nothing real happened before 2000 or a day from now
+# (a day leaves room for an ACD clock that runs ahead).
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=1)
+
+
+def _plausible_time(value: datetime) -> datetime:
+    if not EARLIEST_EVENT <= value <= datetime.now(UTC) + LATEST_AHEAD:
+        raise ValueError(
+            "Send a time between 2000-01-01T00:00:00Z and one day from now, "
+            f"not {value.isoformat()}."
+        )
+    return value
+
 
 ReasonCode = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_no_nul)
@@ -38,8 +54,9 @@ class AgentEventIn(Schema):
         "none",
         description="internal for an agent-to-agent call: recorded, but never synced to Teams.",
     )
-    occurred_at: AwareDatetime = Field(
-        description="When the state changed, ISO-8601 with a zone (2026-03-01T09:30:00Z)."
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_plausible_time)] = Field(
+        description="When the state changed, ISO-8601 with a zone (2026-03-01T09:30:00Z); "
+        "from 2000 to at most a day ahead of the console's clock."
     )
     sequence: int = Field(
         ge=0,

@@ -4,8 +4,9 @@ Validation is the pure core's (presence/rules_core.py), so the editor, the API
 and the sync engine agree on what a rule means.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db import transaction
@@ -132,7 +133,8 @@ def rule_spec(rule: PresenceRule) -> core.RuleSpec:
         )
         for r in rule.subscriber_rows.select_related("reason_code")
     ]
-    return spec_of(rule.name, rule.direction, publishers, subscribers)
+    spec = spec_of(rule.name, rule.direction, publishers, subscribers)
+    return replace(spec, apply_on_mapping=rule.on_mapping == PresenceRule.OnMapping.APPLY)
 
 
 def reason_codes_ensure(business_unit: BusinessUnit) -> None:
@@ -166,9 +168,12 @@ def rule_save(
     publisher_rows: Sequence[PublisherRowInput],
     subscriber_rows: Sequence[SubscriberRowInput],
     rule: PresenceRule | None = None,
+    on_mapping: str | None = None,
 ) -> PresenceRule:
     """Create or replace a rule and all its rows in one transaction.
 
+    ``on_mapping`` says whether a newly mapped agent's first Teams presence goes to the
+    ACD (PresenceRule.OnMapping; None leaves it as it is, "keep" for a new rule).
     Raises RuleInvalid (nothing saved) when the core finds problems, including
     unknown reason codes of the unit and a name already used in the unit.
     """
@@ -188,11 +193,17 @@ def rule_save(
         problems.append(core.RuleProblem("name", None, "The name may not contain NUL characters."))
     elif clash.exists():
         problems.append(core.RuleProblem("name", None, "Another rule in this unit has that name."))
+    if on_mapping is not None and on_mapping not in PresenceRule.OnMapping.values:
+        problems.append(
+            core.RuleProblem("on_mapping", None, "Choose what a new mapping does to the ACD.")
+        )
     if problems:
         raise RuleInvalid(problems)
     creating = rule is None
     rule = rule or PresenceRule(business_unit=business_unit)
     rule.name, rule.direction = name.strip(), direction
+    if on_mapping is not None:
+        rule.on_mapping = on_mapping
     rule.save()
     rule.publisher_rows.all().delete()
     rule.subscriber_rows.all().delete()
@@ -377,3 +388,34 @@ def effective_rules(agents: Sequence[Agent]) -> dict[int, core.Effective]:
     return {
         agent_id: core.effective_rule(own.get(agent_id), teams_of[agent_id]) for agent_id in ids
     }
+
+
+@dataclass(frozen=True)
+class MappingEffect:
+    """What mapping some agents does to their ACD state: ``rule`` None for the agents
+    whose rule does not follow Teams (or who have none); else the rule's name and its
+    ``on_mapping`` (PresenceRule.OnMapping)."""
+
+    agents: int
+    rule: str | None = None
+    on_mapping: str = ""
+
+
+def mapping_acd_effect(*, agent_ids: Sequence[int]) -> list[MappingEffect]:
+    """What mapping these agents will do to their ACD state, by effective rule: the rules
+    that push the first Teams presence, then those that keep the ACD state, then the
+    agents no rule of theirs changes (constant number of queries)."""
+    effective = effective_rules([Agent(pk=agent_id) for agent_id in agent_ids])
+    by_rule = Counter(e.rule.id if e.rule else None for e in effective.values())
+    rules = PresenceRule.objects.in_bulk([rule_id for rule_id in by_rule if rule_id])
+    effects, untouched = [], by_rule.pop(None, 0)
+    for rule_id, count in by_rule.items():
+        rule = rules[rule_id]
+        if rule.direction == PresenceRule.Direction.PUBLISHER:
+            untouched += count
+        else:
+            effects.append(MappingEffect(count, rule.name, rule.on_mapping))
+    effects.sort(key=lambda e: (e.on_mapping != PresenceRule.OnMapping.APPLY, e.rule or ""))
+    if untouched:
+        effects.append(MappingEffect(untouched))
+    return effects

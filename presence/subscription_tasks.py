@@ -15,7 +15,11 @@ from presence.subscriptions import (
     subscriptions_sync,
 )
 from presence.sync_models import SystemUser
-from presence.system_users import SystemUserError, system_users_create_in_azure
+from presence.system_users import (
+    SystemUserError,
+    system_users_create_in_azure,
+    system_users_recheck,
+)
 
 __all__ = [
     "subscription_lifecycle",
@@ -33,13 +37,16 @@ CREATE_KIND = "system_users.create"
 
 @shared_task(ignore_result=True, soft_time_limit=50, time_limit=58)
 def subscriptions_maintain() -> None:
-    """Scheduled by beat every minute: create, renew and repair subscriptions.
+    """Scheduled by beat every minute: take back system users that sign in again,
+    then create, renew and repair subscriptions.
 
     Health lives on the Subscription rows; a JobRun is written only when the
     run changed something in Graph or hit a new failure, so the jobs list is
     not flooded with one row a minute.
     """
     started = timezone.now()
+    # An account that failed to sign in is out of the pool until it signs in again.
+    system_users_recheck(now=started)
     result = subscriptions_sync(wait=0)
     if result.busy or not (result.changed or result.new_failures):
         return

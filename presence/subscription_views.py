@@ -22,6 +22,7 @@ from presence.certificates import certificate_rotate
 from presence.subscription_hints import TROUBLESHOOTING, hint_kinds
 from presence.subscription_plan import CAPACITY
 from presence.subscriptions import NOTIFICATION_PATH, mapped_users
+from presence.sync_health import system_users_summary
 from presence.sync_models import NotificationCertificate, Subscription, SystemUser
 from presence.system_users import (
     SystemUserError,
@@ -71,16 +72,17 @@ class PasswordForm(forms.Form):
 def _users_context(request: HttpRequest, add_form=None, create_form=None) -> dict:
     users = list(SystemUser.objects.annotate(member_count=Count("subscription__members")))
     mapped = mapped_users().count()
-    needed = system_users_needed(mapped)
-    enabled = sum(1 for u in users if u.enabled)
-    suggested = max(needed - enabled, 0)
+    summary = system_users_summary(mapped=mapped)
+    # Only accounts that sign in own subscriptions, so only they count as enough.
+    suggested = summary.missing
     perms = request.user
     return {
         "users": users,
         "mapped": mapped,
-        "needed": needed,
-        "enabled_count": enabled,
-        "ok_count": sum(1 for u in users if u.enabled and u.status == SystemUser.Status.OK),
+        "needed": summary.needed,
+        "enabled_count": summary.enabled,
+        "ok_count": summary.working,
+        "failing_count": summary.failing,
         "suggested": suggested,
         "capacity": CAPACITY,
         "add_form": add_form or SystemUserAddForm(),

@@ -6,7 +6,7 @@ the rule models to keep each module readable.
 
 from django.db import models
 
-from accounts.models import Agent, DirectoryUser
+from accounts.models import Agent, AgentMapping, DirectoryUser
 
 
 class SystemUser(models.Model):
@@ -103,6 +103,12 @@ class AgentPresence(models.Model):
     teams_activity = models.CharField(max_length=32, blank=True)
     teams_sequence = models.CharField(max_length=40, blank=True)
     teams_changed_at = models.DateTimeField(null=True, blank=True)
+    # The mapping the Teams presence above was seen under. Another one, or none, makes the
+    # next presence the first of the agent's current Teams user: neither comparable with
+    # the sequence above nor, unless the rule says so, a change to send to the ACD.
+    teams_mapping = models.ForeignKey(
+        AgentMapping, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # What the console last asked Teams for, and until when that session lasts.
     published_availability = models.CharField(max_length=32, blank=True)
     published_activity = models.CharField(max_length=32, blank=True)
@@ -156,6 +162,7 @@ class SyncRecord(models.Model):
         SKIPPED_NO_RULE = "skipped_no_rule", "Skipped: no rule"
         SKIPPED_STALE = "skipped_stale", "Skipped: older than the last event"
         SKIPPED_ECHO = "skipped_echo", "Skipped: Teams shows what the console set"
+        SKIPPED_NEW_MAPPING = "skipped_new_mapping", "Skipped: first presence after mapping"
         FAILED = "failed", "Failed"
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="sync_records")

@@ -16,8 +16,10 @@ import string
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import DirectoryUser
@@ -34,8 +36,10 @@ from presence.sync_models import SystemUser
 logger = logging.getLogger(__name__)
 
 AZURE_PREFIX = "ccbridge_presence_"
+USER_NOT_FOUND = 50034  # AADSTS: no such user in the tenant
 AZURE_DISPLAY_NAME = "ccbridge presence {n}"
 PASSWORD_LENGTH = 32
+RECHECK_AFTER = timedelta(minutes=5)
 # A user just created in Entra ID may not sign in for a few seconds (replication).
 NEW_USER_SIGNIN_ATTEMPTS = 4
 NEW_USER_SIGNIN_DELAY = 3.0
@@ -57,6 +61,13 @@ WRONG_PASSWORD_HINT = (
     "The password is wrong (AADSTS50126). Enter the account's current password with Replace "
     "password, or reset it in Microsoft Entra ID (Users → the account → Reset password, and "
     "sign in once to choose a permanent one). Then press Check sign-in."
+)
+NOT_FOUND_HINT = (
+    "The account no longer exists in the tenant (AADSTS50034): it was deleted or renamed in "
+    "Microsoft Entra ID. Until it is back, the Teams users it watched get no presence changes "
+    "from Teams. Either recreate it there with this user principal name (ccbridge tries the "
+    "sign-in again every 5 minutes; if you gave it a new password, enter it with Replace "
+    "password), or Remove it here and use Create in Azure for a new one."
 )
 SCOPE_MISSING_HINT = (
     "The sign-in worked but the token lacks the delegated permission Presence.Read.All. Add it "
@@ -208,7 +219,16 @@ def auth_failure_status(error: AuthError) -> tuple[str, str]:
         return SystemUser.Status.MFA_REQUIRED, MFA_HINT
     if error.cause is AuthCause.WRONG_PASSWORD:
         return SystemUser.Status.WRONG_PASSWORD, WRONG_PASSWORD_HINT
+    if error.aadsts == USER_NOT_FOUND:
+        return SystemUser.Status.FAILED, NOT_FOUND_HINT
     return SystemUser.Status.FAILED, error.sentence or str(error)
+
+
+def system_user_not_found(user: SystemUser) -> bool:
+    """True when the last sign-in said the account does not exist (AADSTS50034)."""
+    return user.status == SystemUser.Status.FAILED and f"AADSTS{USER_NOT_FOUND}" in (
+        user.status_detail
+    )
 
 
 def system_user_mark_failed(user: SystemUser, error: GraphError) -> None:
@@ -248,6 +268,23 @@ def system_user_check(user: SystemUser) -> SystemUser:
     user.checked_at = timezone.now()
     user.save(update_fields=["status", "status_detail", "checked_at", "graph_id"])
     return user
+
+
+def system_users_recheck(*, now: datetime | None = None) -> list[SystemUser]:
+    """Sign in again as the enabled system users whose last sign-in failed for a
+    reason that can pass without anyone touching the console (status FAILED: the
+    account was missing or disabled, the identity platform unreachable), each at
+    most every RECHECK_AFTER; returns the ones that sign in again.
+
+    A wrong password or MFA needs an administrator, and every refused password
+    counts toward the account's lockout in Entra ID, so those wait for "Check
+    sign-in". Side effects: HTTP to the identity platform, the users' status.
+    """
+    now = now or timezone.now()
+    due = SystemUser.objects.filter(enabled=True, status=SystemUser.Status.FAILED).filter(
+        Q(checked_at__isnull=True) | Q(checked_at__lte=now - RECHECK_AFTER)
+    )
+    return [user for user in due if system_user_check(user).status == SystemUser.Status.OK]
 
 
 # --- creating accounts in Entra ID -----------------------------------------------------
@@ -302,10 +339,7 @@ def _next_number() -> int:
 def _check_new(user: SystemUser, sleep: Callable[[float], None]) -> SystemUser:
     for attempt in range(NEW_USER_SIGNIN_ATTEMPTS):
         system_user_check(user)
-        unknown_yet = user.status == SystemUser.Status.FAILED and "AADSTS50034" in (
-            user.status_detail
-        )
-        if not unknown_yet or attempt == NEW_USER_SIGNIN_ATTEMPTS - 1:
+        if not system_user_not_found(user) or attempt == NEW_USER_SIGNIN_ATTEMPTS - 1:
             break
         sleep(NEW_USER_SIGNIN_DELAY)
     return user

@@ -115,6 +115,8 @@ def teams_presence_apply(
     - the console's own session showing: ``skipped_echo``;
     - a hand-set (preferred) pair while the console's session is active: the agent
       is marked "manual status in Teams", ``skipped_manual`` with advice;
+    - the first presence seen since the agent was mapped (to this Teams user), when
+      its rule keeps the ACD on mapping: recorded, ``skipped_new_mapping``;
     - else the effective rule's subscriber row → ACD state, shown in the console
       and queued to the ACD webhook (``applied``), or ``skipped_no_rule``.
 
@@ -140,7 +142,13 @@ def teams_presence_apply(
                 **fields,
             )
 
+        mapping = getattr(agent, "mapping", None)
+        # The first presence of the agent's current Teams user: what is stored belongs to
+        # no user or another one, so neither its sequence nor its value compare.
+        first_since_mapping = mapping is not None and presence.teams_mapping_id != mapping.pk
         new, known = _sequence_number(sequence), _sequence_number(presence.teams_sequence)
+        if first_since_mapping:
+            known = None
         if new is not None and known is not None:
             if new == known:
                 return None  # the same notification again (Graph redelivers)
@@ -156,7 +164,10 @@ def teams_presence_apply(
                 "Teams reported this before ccbridge's latest setPresence; "
                 "Teams announces the result of that one separately.",
             )
-        if observed == (presence.teams_availability, presence.teams_activity):
+        if not first_since_mapping and observed == (
+            presence.teams_availability,
+            presence.teams_activity,
+        ):
             if new is not None:
                 presence.teams_sequence = sequence or ""
                 presence.save(update_fields=["teams_sequence", "updated_at"])
@@ -165,8 +176,9 @@ def teams_presence_apply(
         if new is not None:
             presence.teams_sequence = sequence or ""
         presence.teams_changed_at = observed_at
+        presence.teams_mapping = mapping
         fields = ["teams_availability", "teams_activity", "teams_sequence", "teams_changed_at"]
-        fields += ["manual_in_teams", "updated_at"]
+        fields += ["teams_mapping", "manual_in_teams", "updated_at"]
 
         session_active = bool(
             presence.published_availability
@@ -201,6 +213,16 @@ def teams_presence_apply(
                 rule_name=spec.name[:100],
             )
         state, reason = core.subscriber_target(spec, availability, activity)
+        if first_since_mapping and not spec.apply_on_mapping:
+            presence.save(update_fields=fields)
+            return record(
+                Outcome.SKIPPED_NEW_MAPPING,
+                f"First Teams presence since the agent was mapped: shown here, not sent to "
+                f"the ACD (rule {spec.name}: on mapping, keep the ACD state). Row {index + 1} "
+                f"would set {core.acd_state_label(state, reason)}; the next change will.",
+                rule_name=spec.name[:100],
+                row_index=index,
+            )
         presence.acd_state, presence.acd_reason = str(state), reason or ""
         presence.acd_changed_at = now
         presence.save(update_fields=[*fields, "acd_state", "acd_reason", "acd_changed_at"])
@@ -211,6 +233,7 @@ def teams_presence_apply(
             availability=availability,
             activity=activity,
             occurred_at=observed_at,
+            backfill=source == "reconcile",
         )
         sent = (
             f"Queued to the ACD webhook (delivery #{delivery.pk})."

@@ -139,6 +139,7 @@ def _editor(
                 publisher_rows=pub_rows,
                 subscriber_rows=sub_rows,
                 rule=rule,
+                on_mapping=state.on_mapping,
             )
         except services.RuleInvalid as exc:
             editor_show_problems(state, exc.problems)
@@ -175,6 +176,11 @@ def _editor_context(
         "sub_rows": sub_rows,
         "directions": PresenceRule.Direction.choices,
         "direction_label": dict(PresenceRule.Direction.choices).get(state.direction, ""),
+        # A direction the editor does not know keeps both tables, next to its error.
+        "uses_publisher": state.direction != PresenceRule.Direction.SUBSCRIBER,
+        "uses_subscriber": state.direction != PresenceRule.Direction.PUBLISHER,
+        "on_mapping_choices": PresenceRule.OnMapping.choices,
+        "on_mapping_label": dict(PresenceRule.OnMapping.choices).get(state.on_mapping, ""),
         "can_edit": can_edit,
         "can_delete": rule is not None and request.user.has_perm("presence.delete_presencerule"),
         "can_assign": rule is not None and request.user.has_perm("presence.assign_presencerule"),

@@ -12,33 +12,37 @@ retries garbage for four hours:
 - 200 text/plain with the token: the validation handshake (``?validationToken=``).
 - 202: the POST was read; every item was either queued or refused on its own
   merits (unknown subscription, wrong clientState, bad signature, undecryptable,
-  malformed). Redelivering a refused item cannot make it valid.
-- 400: the body is not JSON with a ``value`` list, or a validation token is
-  missing or not genuine. Microsoft says a POST with any invalid token must not
-  be processed at all, so none of its items is; a non-2xx also means that if
-  the fault is ours (a signing key we have not fetched yet) Graph retries.
-- 413: the body is larger than GRAPH_WEBHOOK_MAX_BODY_BYTES.
+  malformed). Redelivering a refused item cannot make it valid. When not one
+  item came from a subscription of ours with its clientState, the POST still
+  counts as a refusal toward the sender's limit (config/ratelimit.py).
+- 400: the body is not JSON with a ``value`` list (nesting too deep included),
+  or a validation token is missing or not genuine. Microsoft says a POST with
+  any invalid token must not be processed at all, so none of its items is; a
+  non-2xx also means that if the fault is ours (a signing key we have not
+  fetched yet) Graph retries.
+- 413: the body is larger than GRAPH_WEBHOOK_MAX_BODY_BYTES, or holds more than
+  MAX_ITEMS_PER_POST items (far more than Graph batches; see notifications.py).
 - 503: the identity platform's keys or the task broker are unreachable: nothing
   was decided, Graph retries later.
 
-Every refusal is counted in WebhookCounter (``rejected_<reason>``); nothing a
-caller sends makes the view fail with a 500.
+Every refusal is counted in WebhookCounter (``rejected_<reason>``) and a POST's
+refusals are logged as one line; nothing a caller sends makes the view fail
+with a 500.
 
 What a busy webhook would otherwise repeat on every POST is remembered for the
-process: lookups (a few seconds), clientStates that matched, validation tokens
-that passed (until they expire: VerifiedTokens). The counters are written as a
-group commit (webhook_counters.py) and the task message with one LPUSH
-(webhook_broker.py). RSA-OAEP unwrapping each item's key is what remains.
+process: lookups (webhook_lookups.py: all subscriptions a POST names in one
+query, unknown ids for a few seconds), clientStates that matched, validation
+tokens that passed (until they expire: VerifiedTokens). The counters are
+written as a group commit (webhook_counters.py) and the task message with one
+LPUSH (webhook_broker.py). RSA-OAEP unwrapping each item's key is what remains.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -46,19 +50,18 @@ from urllib.parse import quote
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.ratelimit import webhook_rejects_limited
+from config.ratelimit import client_ip, counted_as_refused, webhook_rejects_limited
 from graph.http import make_session
 from integrations.graphlink import graph_config
-from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence.notifications import (
     LIFECYCLE_EVENTS,
+    MAX_ITEMS_PER_POST,
     KeysUnavailable,
     NotificationRejected,
     Reason,
@@ -71,8 +74,15 @@ from presence.notifications import (
     resource_user_id,
     validation_tokens_check,
 )
-from presence.sync_models import NotificationCertificate, Subscription
+from presence.sync_models import Subscription
 from presence.webhook_counters import counters_add
+from presence.webhook_lookups import (
+    Recent,
+    recent_accounts,
+    recent_client_states,
+    recent_keys,
+    subscriptions_named,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +90,6 @@ MAX_VALIDATION_TOKEN_LENGTH = 4096
 # The first POST after a start fetches the keys; Graph wants its answer within 3 s.
 KEYS_TIMEOUT_SECONDS = 2.0
 RETRY_AFTER_SECONDS = "30"
-# How long a web process trusts what it read about subscriptions, the account and the
-# certificates (saves and deletes made in the same process clear it at once).
-LOOKUP_SECONDS = 30.0
 # last_notification_at is for people (the subscription page): a few seconds' accuracy
 # is plenty, and stamping it on every POST would make every web thread queue for one row.
 STAMP_EVERY_SECONDS = 10.0
@@ -99,7 +106,8 @@ def _fetch_keys(url: str) -> dict[str, Any]:
         if response.status_code != 200:
             raise KeysUnavailable(f"HTTP {response.status_code} from {url}")
         document = response.json()
-    except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+    # requests' errors are OSErrors; a key set nested past the parser is RecursionError.
+    except (OSError, ValueError, RecursionError) as exc:
         raise KeysUnavailable(f"{url}: {exc.__class__.__name__}") from None
     finally:
         session.close()
@@ -118,59 +126,9 @@ def keys_url(tenant: str) -> str:
     return f"{host}/{quote(tenant, safe='')}/discovery/v2.0/keys"
 
 
-# --- lookups remembered for a few seconds -----------------------------------------------
+# --- lookups and stamps -------------------------------------------------------------------
 
-
-class _Recent:
-    """Values loaded by key, kept for ``ttl`` seconds in this process. Thread-safe.
-
-    Misses (None) are never kept: an id unknown now may be known a moment later.
-    Every POST would otherwise read the same few rows again, and under load those
-    round trips, not the checks, are what the webhook waits for.
-    """
-
-    MAX_ENTRIES = 4096
-
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self._lock = threading.Lock()
-        self._values: dict[Hashable, tuple[float, Any]] = {}
-
-    def get(self, key: Hashable, load: Callable[[], Any]) -> Any:
-        now = time.monotonic()
-        with self._lock:
-            kept = self._values.get(key)
-        if kept is not None and now - kept[0] < self.ttl:
-            return kept[1]
-        value = load()
-        if value is not None:
-            with self._lock:
-                if len(self._values) >= self.MAX_ENTRIES:
-                    self._values.clear()
-                self._values[key] = (now, value)
-        return value
-
-    def clear(self, *args: Any, **kwargs: Any) -> None:
-        """Forget everything (also a signal receiver, hence the arguments)."""
-        with self._lock:
-            self._values.clear()
-
-
-recent_subscriptions = _Recent(LOOKUP_SECONDS)
-recent_accounts = _Recent(LOOKUP_SECONDS)
-recent_keys = _Recent(LOOKUP_SECONDS)
-# (subscription pk, SHA-256 of a clientState) → True once that clientState matched.
-recent_client_states = _Recent(LOOKUP_SECONDS)
 _stamped: dict[tuple[int, str], float] = {}
-
-for _model, _cache in (
-    (Subscription, recent_subscriptions),
-    (Subscription, recent_client_states),
-    (IntegrationAccount, recent_accounts),
-    (NotificationCertificate, recent_keys),
-):
-    post_save.connect(_cache.clear, sender=_model, weak=False)
-    post_delete.connect(_cache.clear, sender=_model, weak=False)
 
 
 def _account_ids() -> tuple[str, str] | None:
@@ -196,7 +154,7 @@ def _stamp_last_notification(subscriptions: set[tuple[int, str]]) -> None:
     Subscription.objects.filter(pk__in=[pk for pk, _graph_id in due]).update(
         last_notification_at=timezone.now()
     )
-    if len(_stamped) > _Recent.MAX_ENTRIES:
+    if len(_stamped) > Recent.MAX_ENTRIES:
         _stamped.clear()
     _stamped.update(dict.fromkeys(due, now))
 
@@ -208,26 +166,44 @@ def rejected(reason: Reason) -> str:
     return f"rejected_{reason}"
 
 
+def _printable(detail: str) -> str:
+    """A refusal's detail for the log: short, quoted, with line breaks escaped (it may
+    quote what the caller sent)."""
+    return repr(detail[:80])
+
+
 @dataclass
 class _Check:
     """The items of one POST as they pass or fail; lookups cached for the POST."""
 
     counts: Counter[str] = field(default_factory=Counter)
+    refused: Counter[Reason] = field(default_factory=Counter)
+    examples: dict[Reason, str] = field(default_factory=dict)
     subscriptions: dict[str, Subscription | None] = field(default_factory=dict)
     keys: dict[str, rsa.RSAPrivateKey | None] = field(default_factory=dict)
+    # True once an item named a subscription of ours with its clientState: only
+    # Graph (or whoever stole that secret) can send such an item.
+    from_graph: bool = False
+
+    def look_up_subscriptions(self, items: list[Any]) -> None:
+        """Read the subscriptions all items name in one go (made-up ids included)."""
+        named = []
+        for item in items:
+            if isinstance(item, dict):
+                try:
+                    named.append(item_text(item, "subscriptionId", limit=64))
+                except NotificationRejected:
+                    continue  # refused when its turn comes
+        self.subscriptions = subscriptions_named(named)
 
     def subscription(self, item: Any) -> Subscription:
         """The item's subscription, when it is ours and the clientState matches."""
-        from presence.subscriptions import client_state_matches, subscription_for_graph_id
+        from presence.subscriptions import client_state_matches
 
         if not isinstance(item, dict):
             raise NotificationRejected(Reason.MALFORMED, "an item is not an object")
         graph_id = item_text(item, "subscriptionId", limit=64)
-        if graph_id not in self.subscriptions:
-            self.subscriptions[graph_id] = recent_subscriptions.get(
-                graph_id.lower(), lambda: subscription_for_graph_id(graph_id)
-            )
-        subscription = self.subscriptions[graph_id]
+        subscription = self.subscriptions.get(graph_id.lower())
         if subscription is None:
             raise NotificationRejected(Reason.UNKNOWN_SUBSCRIPTION, graph_id)
         client_state = item.get("clientState")
@@ -241,6 +217,7 @@ class _Check:
             lambda: client_state_matches(subscription, client_state) or None,
         ):
             raise NotificationRejected(Reason.BAD_CLIENT_STATE, graph_id)
+        self.from_graph = True
         return subscription
 
     def private_key(self, encrypted: Any) -> rsa.RSAPrivateKey:
@@ -262,7 +239,25 @@ class _Check:
 
     def reject(self, error: NotificationRejected, number: int = 1) -> None:
         self.counts[rejected(error.reason)] += number
-        logger.info("refused a Graph notification: %s", error)
+        self.refused[error.reason] += number
+        self.examples.setdefault(error.reason, error.detail)
+
+    def log(self, request: HttpRequest, items: int) -> None:
+        """One line for all of the POST's refusals: a line per item let one POST of
+        junk write thousands."""
+        if not self.refused:
+            return
+        reasons = ", ".join(
+            f"{reason}={number} (e.g. {_printable(self.examples[reason])})"
+            for reason, number in sorted(self.refused.items())
+        )
+        logger.info(
+            "refused %d of %d items of a Graph notification POST from %s: %s",
+            self.refused.total(),
+            items,
+            client_ip(request) or "unknown",
+            reasons,
+        )
 
 
 def _read_body(request: HttpRequest) -> bytes:
@@ -330,13 +325,29 @@ def _receive(request: HttpRequest, *, lifecycle_only: bool) -> HttpResponse:
         return _handshake(token)
     check = _Check()
     try:
-        items, tokens = parse_body(_read_body(request))
+        items, tokens = parse_body(_read_body(request), max_items=MAX_ITEMS_PER_POST)
     except NotificationRejected as error:
         counters_add(Counter({rejected(error.reason): 1}))
-        status = 413 if error.reason == Reason.TOO_LARGE else 400
-        return HttpResponse(str(error.detail), status=status, content_type="text/plain")
+        logger.info(
+            "refused a Graph notification POST from %s: %s",
+            client_ip(request) or "unknown",
+            _printable(str(error)),
+        )
+        too_large = error.reason in (Reason.TOO_LARGE, Reason.TOO_MANY_ITEMS)
+        return HttpResponse(
+            str(error.detail), status=413 if too_large else 400, content_type="text/plain"
+        )
+    try:
+        return _check_items(check, items, tokens, lifecycle_only=lifecycle_only)
+    finally:
+        check.log(request, len(items))
 
-    # 1. Whose is each item? (cheap: one query per subscription)
+
+def _check_items(
+    check: _Check, items: list[Any], tokens: list[Any], *, lifecycle_only: bool
+) -> HttpResponse:
+    # 1. Whose is each item? (one query for the POST, none when all are remembered)
+    check.look_up_subscriptions(items)
     known: list[tuple[dict, Subscription]] = []
     for item in items:
         try:
@@ -373,7 +384,8 @@ def _receive(request: HttpRequest, *, lifecycle_only: bool) -> HttpResponse:
             event = item.get("lifecycleEvent")
             if event is not None:
                 if event not in LIFECYCLE_EVENTS:
-                    raise NotificationRejected(Reason.MALFORMED, f"lifecycle event {event!r}")
+                    named = event if isinstance(event, str) else type(event).__name__
+                    raise NotificationRejected(Reason.MALFORMED, f"lifecycle event {named[:40]}")
                 lifecycle.append((graph_id, event))
                 check.counts[f"lifecycle_{event}"] += 1
             else:
@@ -395,7 +407,10 @@ def _receive(request: HttpRequest, *, lifecycle_only: bool) -> HttpResponse:
     counters_add(check.counts)
     if accepted_subscriptions:
         _stamp_last_notification(accepted_subscriptions)
-    return HttpResponse(status=202)
+    response = HttpResponse(status=202)
+    # Graph would not notice a refusal (it keeps no per-item result), a prober gets
+    # no hint, and the address is still charged for what it sent.
+    return response if check.from_graph else counted_as_refused(response)
 
 
 def _unavailable(text: str) -> HttpResponse:

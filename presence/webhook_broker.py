@@ -10,8 +10,8 @@ pushed onto the queue's list with one LPUSH over a connection pool kept for the
 process. A worker cannot tell the difference; tests/presence/test_webhook_broker.py
 reads such messages back through kombu and runs them on a real worker.
 
-Anything this does not reproduce (another broker, a key prefix, task routes,
-eager mode) goes through Celery as before.
+Anything this does not reproduce (another broker, a key prefix, routes other
+than a plain {task name: queue} mapping, eager mode) goes through Celery as before.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import base64
 import json
 import os
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -28,6 +29,8 @@ from celery import Task
 from celery.utils.nodenames import anon_nodename
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from config.queues import ENQUEUED_AT_HEADER
 
 # Graph wants an answer within 3 s: a broker silent for 2 s is down, and the webhook says 503.
 BROKER_TIMEOUT_SECONDS = 2.0
@@ -75,13 +78,36 @@ def _redis_queue(task: Task) -> tuple[str, str] | None:
     if plain is None:
         # Read once per broker URL: each of these settings costs Celery a lookup chain.
         options = conf.broker_transport_options or {}
-        plain = not (conf.task_always_eager or conf.task_routes or options.get("global_keyprefix"))
+        routes = conf.task_routes
+        plain = not (
+            conf.task_always_eager
+            or options.get("global_keyprefix")
+            or (routes and not isinstance(routes, dict))
+        )
         _plain_setup[url] = plain
-    queue = getattr(task, "queue", None) or conf.task_default_queue
-    return (url, queue) if plain and isinstance(queue, str) and queue else None
+    if not plain:
+        return None
+    # A queue set on the task wins over the routes, as it does in Celery's router.
+    queue = getattr(task, "queue", None) or _routed_queue(task)
+    return (url, queue) if isinstance(queue, str) and queue else None
+
+
+def _routed_queue(task: Task) -> str:
+    """The queue config/queues.py routes ``task`` to (a plain {name: route} mapping),
+    worked out once per task name and routing table."""
+    conf = task.app.conf
+    routes = conf.task_routes or {}
+    key = (task.name, conf.task_default_queue, id(routes))
+    queue = _routed.get(key)
+    if queue is None:
+        route = routes.get(task.name) or {}
+        routed = route if isinstance(route, str) else route.get("queue")
+        queue = _routed[key] = routed or conf.task_default_queue
+    return queue
 
 
 _plain_setup: dict[str, bool] = {}
+_routed: dict[tuple[str, str, int], str] = {}
 
 
 def task_send(task: Task, kwargs: dict[str, Any], *, kwargsrepr: str) -> str | None:
@@ -122,7 +148,7 @@ def task_send(task: Task, kwargs: dict[str, Any], *, kwargsrepr: str) -> str | N
         "body": base64.b64encode(body.encode()).decode(),
         "content-encoding": "utf-8",
         "content-type": "application/json",
-        "headers": message.headers,
+        "headers": {**message.headers, ENQUEUED_AT_HEADER: time.time()},
         "properties": {
             **message.properties,
             "delivery_mode": 2,

@@ -1,12 +1,12 @@
-"""Agents from the contact center: upsert (accounts.services), the CSV preview
-(accounts.csvimport), the import page, and the demo seed (console.demo)."""
+"""Agents from the contact center: upsert (accounts.services), the CSV preview and its
+decoding (accounts.csvimport, accounts.csvencoding), and the demo seed (console.demo).
+The import page is tests/accounts/test_agents_import.py."""
 
-import base64
 from collections import Counter
 
 import pytest
-from django.urls import reverse
 
+from accounts.csvencoding import CsvEncoding
 from accounts.csvimport import csv_preview
 from accounts.matching import MatchRule, MatchStatus
 from accounts.models import Agent, AgentTeam, BusinessUnit
@@ -20,7 +20,7 @@ from accounts.services import (
 from accounts.sync import directory_sync_run
 from console.demo import DEMO_TEAMS, DEMO_UNIT_CODE, demo_agents_ensure
 from integrations.models import AuditEntry
-from tests.accounts.factories import AgentFactory, AgentTeamFactory, BusinessUnitFactory
+from tests.accounts.factories import AgentTeamFactory, BusinessUnitFactory
 
 HEADER = "external_id,name,email,business_unit,teams,teams_enabled"
 
@@ -153,6 +153,31 @@ def test_upsert_is_idempotent(units):
     assert AuditEntry.objects.count() == audits  # nothing changed, nothing to record
 
 
+def test_upsert_writes_in_batches_not_a_query_per_agent(units, django_assert_max_num_queries):
+    # A 20,000-row CSV import runs in one web request: it must not cost queries per row.
+    agents_upsert(
+        actor=None, rows=[_row(f"ACD-{i}", teams=("Inbound",)) for i in range(300)], source="API"
+    )
+    rows = [
+        _row(f"ACD-{i}", name=f"Renamed {i}", teams=("Chat",), teams_enabled=False)
+        for i in range(600)
+    ]
+
+    with django_assert_max_num_queries(20):
+        result = agents_upsert(actor=None, rows=rows, source="API")
+
+    assert (len(result.created), len(result.updated)) == (300, 300)
+    renamed = Agent.objects.get(external_id="ACD-299")
+    assert (renamed.name, renamed.teams_enabled, _team_names("ACD-299")) == (
+        "Renamed 299",
+        False,
+        {"Chat"},
+    )
+    assert renamed.updated_at > renamed.created_at
+    assert _team_names("ACD-599") == {"Chat"}
+    assert AgentTeam.objects.get(name="Inbound").agents.count() == 0
+
+
 def test_an_unknown_business_unit_writes_nothing(units):
     with pytest.raises(MappingError, match="Unknown business units: nowhere, void"):
         agents_upsert(
@@ -192,8 +217,8 @@ def test_upserting_a_business_unit_unchanged_records_nothing(db):
 # --- csv_preview ---------------------------------------------------------------------
 
 
-def _csv(*lines: str, header: str = HEADER) -> bytes:
-    return "\n".join([header, *lines]).encode()
+def _csv(*lines: str, header: str = HEADER, encoding: str = "utf-8") -> bytes:
+    return "\n".join([header, *lines]).encode(encoding)
 
 
 def _errors(preview) -> dict[int, list[str]]:
@@ -267,21 +292,68 @@ def test_line_numbers_count_the_blank_lines_people_leave_in_files(units):
     assert _errors(preview) == {4: ["email 'bad' is not a valid address."]}
 
 
-def test_a_windows_1252_file_is_read(units):
+def test_a_windows_1252_file_is_read_when_chosen(units):
     data = (HEADER + "\r\nACD-1,Zoë Müller,zoe@cc.example,sales,Équipe,yes\r\n").encode("cp1252")
 
-    preview = csv_preview(data)
+    preview = csv_preview(data, encoding=CsvEncoding.WINDOWS_1252)
 
     assert preview.ok
     assert preview.agents[0].name == "Zoë Müller"
     assert preview.agents[0].teams == ("Équipe",)
 
 
-def test_a_file_that_is_not_text_is_refused(units):
-    preview = csv_preview(b"\x81\x8d\x8f\x90\x9d binary")
+def test_a_file_that_is_not_utf_8_is_refused_naming_its_lines(units):
+    data = _csv(
+        *[f"ACD-{n},Ren\xe9 {n},,sales,," if n % 2 else f"ACD-{n},Ana,,sales,," for n in range(20)],
+        encoding="cp1252",
+    )
+
+    preview = csv_preview(data)
 
     assert not preview.ok
-    assert preview.file_errors == ["The file is not text (UTF-8 or Windows-1252)."]
+    assert preview.rows == []
+    assert preview.file_errors == [
+        "The file is not valid UTF-8 on lines 3, 5, 7, 9, 11 and 5 more. Save it as CSV UTF-8, "
+        "or choose its encoding (for example Windows-1252) and upload it again."
+    ]
+
+
+def test_a_utf_8_file_reads_the_same_with_or_without_a_byte_order_mark(units):
+    data = _csv("ACD-1,José Núñez,,sales,,")
+
+    assert csv_preview(data).agents == csv_preview(b"\xef\xbb\xbf" + data).agents
+    assert csv_preview(data).agents[0].name == "José Núñez"
+
+
+@pytest.mark.parametrize("encoding", list(CsvEncoding))
+def test_a_utf_16_file_with_its_byte_order_mark_is_read_whatever_is_chosen(units, encoding):
+    data = "\n".join([HEADER, "ACD-1,José Núñez,,sales,,"]).encode("utf-16")
+
+    assert csv_preview(data, encoding=encoding).agents[0].name == "José Núñez"
+
+
+def test_a_mixed_file_read_as_windows_1252_is_refused_naming_its_utf_8_lines(units):
+    data = _csv("ACD-1,José,,sales,,", "ACD-2,Ana,,sales,,", "ACD-3,Núñez,,sales,,")
+
+    preview = csv_preview(data + "\nACD-4,Zoë,,sales,,".encode("cp1252"), encoding="windows-1252")
+
+    assert preview.file_errors[0].startswith("Lines 2, 4 are UTF-8, not Windows-1252")
+
+
+def test_utf_8_with_windows_1252_lines_reads_each_line_in_its_own_encoding(units):
+    data = _csv("ACD-1,José,,sales,,") + "\nACD-2,Zoë,,sales,,\n".encode("cp1252")
+
+    preview = csv_preview(data, encoding=CsvEncoding.UTF_8_WITH_WINDOWS_1252)
+
+    assert [agent.name for agent in preview.agents] == ["José", "Zoë"]
+
+
+@pytest.mark.parametrize("encoding", list(CsvEncoding))
+def test_a_file_that_is_not_text_is_refused(units, encoding):
+    preview = csv_preview(b"\x81\x8d\x8f\x90\x9d binary", encoding=encoding)
+
+    assert not preview.ok
+    assert "is not valid" in preview.file_errors[0]
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n"])
@@ -298,83 +370,6 @@ def test_a_file_with_only_a_header_has_no_agent_rows(units):
 
     assert not preview.ok
     assert preview.file_errors == ["The file has no agent rows."]
-
-
-# --- the import page ----------------------------------------------------------------
-
-
-def _upload(client, data: bytes):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
-    return client.post(
-        reverse("accounts:agents_import"),
-        {"file": SimpleUploadedFile("agents.csv", data, content_type="text/csv")},
-    )
-
-
-def test_uploading_a_good_file_previews_then_imports_it(administrator_client, units):
-    data = _csv("ACD-1,Ana Ruiz,ana@cc.example,sales,Inbound,yes", "ACD-2,Bo,,care,,")
-
-    preview = _upload(administrator_client, data)
-
-    page = preview.content.decode()
-    assert "2 agents are ready to import" in page
-    assert not Agent.objects.exists()
-    payload = base64.b64encode(data).decode()
-    assert f'value="{payload}"' in page
-
-    response = administrator_client.post(
-        reverse("accounts:agents_import"), {"step": "import", "payload": payload}, follow=True
-    )
-
-    assert response.redirect_chain == [(reverse("accounts:mapping"), 302)]
-    assert "Imported agents: 2 created, 0 updated, 0 unchanged." in response.content.decode()
-    assert set(Agent.objects.values_list("external_id", flat=True)) == {"ACD-1", "ACD-2"}
-    assert AuditEntry.objects.get(action="agents.upsert").summary.startswith("CSV upload:")
-
-
-def test_uploading_a_bad_file_shows_the_errors_and_imports_nothing(administrator_client, units):
-    response = _upload(
-        administrator_client, _csv("ACD-1,Ana,ana@cc.example,sales,,", "ACD-2,Bo,bo@,nowhere,,")
-    )
-
-    page = response.content.decode()
-    assert "1 of 2 rows have errors" in page
-    assert "email &#x27;bo@&#x27; is not a valid address." in page
-    assert "business_unit &#x27;nowhere&#x27; does not exist." in page
-    assert 'name="payload"' not in page  # no import button
-    assert not Agent.objects.exists()
-
-
-@pytest.mark.parametrize(
-    "payload",
-    [
-        base64.b64encode(_csv("ACD-1,Ana,ana@cc.example,nowhere,,")).decode(),
-        base64.b64encode(b"\x81\x8d not text").decode(),
-        "",
-        "not base64 at all",
-        "abc",  # broken padding
-    ],
-)
-def test_an_import_with_a_bad_payload_imports_nothing(administrator_client, units, payload):
-    response = administrator_client.post(
-        reverse("accounts:agents_import"), {"step": "import", "payload": payload}
-    )
-
-    assert response.status_code == 200
-    assert 'role="alert"' in response.content.decode()
-    assert not Agent.objects.exists()
-
-
-def test_reimporting_the_same_file_changes_nothing(administrator_client, units):
-    AgentFactory(external_id="ACD-1", name="Ana", email="ana@cc.example", business_unit=units[0])
-    payload = base64.b64encode(_csv("ACD-1,Ana,ana@cc.example,sales,,")).decode()
-
-    response = administrator_client.post(
-        reverse("accounts:agents_import"), {"step": "import", "payload": payload}, follow=True
-    )
-
-    assert "0 created, 0 updated, 1 unchanged" in response.content.decode()
 
 
 # --- the demo seed -------------------------------------------------------------------

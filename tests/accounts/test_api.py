@@ -419,6 +419,7 @@ def test_the_docs_page_lists_the_endpoints_without_inline_script(administrator_c
     for endpoint in (f"PUT {AGENTS}", f"GET {AGENTS}/{{external_id}}", f"PUT {UNITS}"):
         assert endpoint in html
     assert "agents:write" in html
+    assert "nested at most 32 levels deep" in html
     finder = InlineScriptFinder()
     finder.feed(html)
     assert finder.problems == []

@@ -1,6 +1,8 @@
 """Mapping agents to Teams users: auto-map (review, confirm, apply), manual
 remap, the mapping screen's filters and bulk switches, and who may do what."""
 
+import re
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
@@ -223,27 +225,34 @@ def review(unit):
 
 
 def test_the_review_page_shows_each_proposal_with_its_reason(supervisor_client, unit, review):
-    page = supervisor_client.get(reverse("accounts:automap", args=[unit.pk])).content.decode()
+    url = reverse("accounts:automap", args=[unit.pk])
+    page = supervisor_client.get(url).content.decode()
 
-    assert "2 matched · 2 ambiguous (never mapped without you choosing) · 1 without a match" in page
+    assert "Confident matches (2)" in page
+    assert "Name only (0)" in page and "Ambiguous (2)" in page and "No match (1)" in page
     assert "Email matches the user&#x27;s mail (ann@contoso.example)" in page
-    assert "The user is also the best match for 1 other agent(s)." in page
-    assert "No directory user matches the agent&#x27;s email or name." in page
     for key in ("ann", "bo"):
         agent = review[key][0]
         assert (
             f'name="include" value="{agent.pk}" aria-label="Include {agent.name}" checked' in page
         )
+    ambiguous = supervisor_client.get(url, {"group": "ambiguous"}).content.decode()
+    assert "The user is also the best match for 1 other agent(s)." in ambiguous
+    nobody = supervisor_client.get(url, {"group": "none"}).content.decode()
+    assert "No directory user matches the agent&#x27;s email or name." in nobody
     for key in ("twin1", "twin2", "nobody"):
-        assert f'name="include" value="{review[key].pk}"' not in page
+        assert f'name="include" value="{review[key].pk}"' not in ambiguous + nobody
 
 
-def test_exclude_all_unticks_every_proposal(supervisor_client, unit, review):
+def test_untick_all_unticks_every_proposal_of_the_group(supervisor_client, unit, review):
     response = supervisor_client.post(
-        reverse("accounts:automap", args=[unit.pk]), {"select": "none"}
+        reverse("accounts:automap", args=[unit.pk]),
+        {"group": "confident", "select": "group_none"},
+        follow=True,
     )
 
     assert " checked" not in response.content.decode()
+    assert "0 agents ticked for mapping." in response.content.decode()
 
 
 def test_review_confirm_and_apply_map_only_the_ticked_matches(
@@ -254,7 +263,11 @@ def test_review_confirm_and_apply_map_only_the_ticked_matches(
     bo, _ = review["bo"]
     twin = review["twin1"]
 
-    confirm = supervisor_client.post(url, {"step": "confirm", "include": [ann.pk, twin.pk]})
+    # The page's ticks as the review posts them: Bo unticked, and a crafted ambiguous one.
+    confirm = supervisor_client.post(
+        url,
+        {"step": "confirm", "shown": [ann.pk, bo.pk, twin.pk], "include": [ann.pk, twin.pk]},
+    )
 
     page = confirm.content.decode()
     assert "Map 1 agents in Sales?" in page
@@ -533,6 +546,29 @@ def test_the_mapping_screen_counts_and_its_htmx_partial(supervisor_client, roste
     ).content.decode()
     assert partial.strip().startswith('<div id="mapping-table">')
     assert "<html" not in partial and "Tia Off" in partial and "Una Unmapped" not in partial
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        (MatchRule.MAIL, "Matched by mail"),
+        (MatchRule.UPN, "Matched by user principal name"),
+        (MatchRule.OTHER_MAIL, "Matched by another mail address"),
+        (MatchRule.PROXY_ADDRESS, "Matched by a proxy address"),
+        (MatchRule.NAME, "Matched by display name"),
+        (MatchRule.FUZZY_NAME, "Matched by a similar name"),
+    ],
+)
+def test_the_mapping_screen_says_in_words_how_an_agent_was_matched(
+    supervisor_client, unit, rule, words
+):
+    AgentMappingFactory(agent__name="Mia Mapped", agent__business_unit=unit, rule=rule)
+
+    page = supervisor_client.get(reverse("accounts:mapping")).content.decode()
+
+    row = re.search(r'<tr data-agent=".*?</tr>', page, re.S).group(0)
+    assert words in row
+    assert f">{rule}<" not in row
 
 
 def test_bulk_disable_enable_and_reenable_all(supervisor, supervisor_client, unit):

@@ -1,11 +1,16 @@
 """The presence board in a real browser: an ACD event posted to the API shows up on the
 board without a reload, through the real worker and the simulator."""
 
+import contextlib
+import time
+
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, Route, expect
 
 from accounts.models import BusinessUnit
 from presence.services import reason_codes_ensure
+from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.browser.test_login import sign_in
 from tests.presence.outbound_support import (
     EVENTS,
@@ -58,3 +63,41 @@ def test_the_board_updates_itself_when_an_acd_event_arrives(
     expect(page.get_by_role("heading", name="Alice Adams: sync history")).to_be_visible()
     expect(page.get_by_text("Working (on a call) → Busy / InACall")).to_be_visible()
     expect(page.get_by_text("Voice standard, row 2")).to_be_visible()
+
+
+def test_a_search_during_a_refresh_leaves_the_console_clean(page: Page, live_server, administrator):
+    unit = BusinessUnitFactory(name="Voice", code="voice")
+    AgentFactory(business_unit=unit, name="Alice Adams")
+    AgentFactory(business_unit=unit, name="Bob Brown")
+    console_errors: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+
+    # Hold the board's own refresh for a second, so the search starts while it is on its way.
+    def slow_refresh(route: Route) -> None:
+        if route.request.headers.get("hx-trigger") == "board-table":
+            time.sleep(1.0)
+        with contextlib.suppress(PlaywrightError):  # a refresh the page gave up on
+            route.continue_()
+
+    sign_in(page, live_server.url, "ada")
+    page.route("**/board/?**", slow_refresh)
+    page.goto(f"{live_server.url}/board/")
+    expect(page.locator("#board-table tbody tr")).to_have_count(2)
+    # Type as soon as the refresh leaves (the test's own thread is busy holding it).
+    page.evaluate(
+        """() => document.body.addEventListener("htmx:beforeRequest", (event) => {
+          if (event.target.id !== "board-table") return;
+          setTimeout(() => {
+            const box = document.getElementById("id_q");
+            box.value = "alice";
+            box.dispatchEvent(new KeyboardEvent("keyup", {bubbles: true}));
+          }, 100);
+        }, {once: true})"""
+    )
+
+    expect(page.locator("#board-table tbody tr")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#board-table")).to_contain_text("Alice Adams")
+    page.wait_for_timeout(3_500)  # one more refresh, with the search in it
+    expect(page.locator("#board-table tbody tr")).to_have_count(1)
+    assert console_errors == []

@@ -8,7 +8,9 @@ from accounts.services import automap_proposals
 from accounts.sync import directory_sync_run
 from integrations import crypto
 from integrations.models import IntegrationAccount
-from tests.accounts.factories import AgentFactory
+from presence.models import PresenceRule
+from presence.services import team_rule_set
+from tests.accounts.factories import AgentFactory, AgentTeamFactory, DirectoryUserFactory
 from tests.browser.test_login import sign_in
 
 
@@ -79,17 +81,21 @@ def test_a_supervisor_auto_maps_a_unit_then_maps_an_agent_by_hand(
     page.get_by_role("link", name="Auto-map Fabrikam Care").click()
 
     expect(page.get_by_role("heading", name="Auto-map Fabrikam Care")).to_be_visible()
-    expect(page.get_by_text("6 matched · 2 ambiguous")).to_be_visible()
+    tabs = page.get_by_role("navigation", name="Outcome")
+    expect(tabs.get_by_role("link", name="Confident matches (6)")).to_be_visible()
     mail = agents["by_mail_user"]["mail"]
     expect(page.get_by_text(f"Email matches the user's mail ({mail})")).to_be_visible()
     expect(
         page.get_by_text("Email matches one of the user's proxy addresses (smtp:")
     ).to_be_visible()
-    expect(page.locator("tr.proposal-ambiguous")).to_have_count(2)
-    expect(page.locator("tr.proposal-none")).to_have_count(1)
     include = page.get_by_label(f"Include {unticked.name}")
     expect(include).to_be_checked()
     include.uncheck()
+    expect(page.get_by_text("5 agents ticked for mapping.")).to_be_visible()
+    tabs.get_by_role("link", name="Ambiguous (2)").click()
+    expect(page.locator("tr.proposal-ambiguous")).to_have_count(2)
+    tabs.get_by_role("link", name="No match (1)").click()
+    expect(page.locator("tr.proposal-none")).to_have_count(1)
     page.get_by_role("button", name="Add & Map Agents").click()
 
     expect(page.get_by_role("heading", name="Map 5 agents in Fabrikam Care?")).to_be_visible()
@@ -123,3 +129,58 @@ def test_a_supervisor_auto_maps_a_unit_then_maps_an_agent_by_hand(
     assert mapping.directory_user.graph_id == spare["id"]
     assert mapping.method == AgentMapping.Method.MANUAL
     assert not AgentMapping.objects.filter(agent__in=[unticked, *agents["twins"]]).exists()
+
+
+def test_a_big_unit_is_reviewed_a_group_at_a_time_and_a_whole_group_ticked(
+    page: Page, live_server, supervisor
+):
+    """130 agents, 70 matched by mail and 60 by name only, more than a page each; their
+    rule keeps the ACD state on mapping, and the confirm step says so."""
+    unit = BusinessUnit.objects.create(name="Voice", code="voice")
+    team = AgentTeamFactory(business_unit=unit, name="Inbound")
+    rule = PresenceRule.objects.create(name="Demo", business_unit=unit)
+    team_rule_set(actor=None, team=team, rule=rule, priority=None)
+    for n in range(70):
+        user = DirectoryUserFactory(display_name=f"Person {n:03d}")
+        AgentFactory(business_unit=unit, name=f"Mailed {n:03d}", email=user.mail, teams=[team])
+    for n in range(60):
+        DirectoryUserFactory(display_name=f"Named {n:03d}")
+        AgentFactory(business_unit=unit, name=f"Named {n:03d}", teams=[team])
+
+    sign_in(page, live_server.url, "sam")
+    page.goto(f"{live_server.url}/mapping/")
+    page.get_by_role("link", name="Auto-map Voice").click()
+    tabs = page.get_by_role("navigation", name="Outcome")
+    expect(tabs.get_by_role("link", name="Confident matches (70)")).to_be_visible()
+    expect(page.locator("tr.proposal-matched")).to_have_count(50)  # one page of 70
+    expect(page.get_by_text("70 agents ticked for mapping.")).to_be_visible()
+
+    tabs.get_by_role("link", name="Name only (60)").click()
+    expect(page.get_by_text("Page 1 of 2 (60)")).to_be_visible()
+    expect(page.get_by_label("Include Named 000")).not_to_be_checked()
+    page.get_by_label("Include Named 000").check()
+    expect(page.get_by_text("71 agents ticked for mapping.")).to_be_visible()
+    page.get_by_role("button", name="Tick all 60 in Name only").click()
+    expect(page.get_by_text("130 agents ticked for mapping.")).to_be_visible()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Include Named 059")).to_be_checked()
+
+    page.get_by_label("Search").fill("Named 05")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("tr.proposal-matched")).to_have_count(10)
+    page.get_by_label("Include Named 055").uncheck()
+    expect(page.get_by_text("129 agents ticked for mapping.")).to_be_visible()
+
+    page.get_by_role("button", name="Add & Map Agents").click()
+    expect(page.get_by_role("heading", name="Map 129 agents in Voice?")).to_be_visible()
+    expect(
+        page.get_by_text(
+            "129 agents: their ACD state will not change until their Teams presence changes "
+            "(rule Demo: on mapping, keep the ACD state)."
+        )
+    ).to_be_visible()
+    page.get_by_role("button", name="Confirm: map 129 agents").click()
+
+    expect(page.get_by_text("Mapped 129 agents in Voice.")).to_be_visible()
+    assert AgentMapping.objects.count() == 129
+    assert not AgentMapping.objects.filter(agent__name="Named 055").exists()

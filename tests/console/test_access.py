@@ -113,6 +113,48 @@ def test_who_may_open_it(key, world, administrator):
             _check_page(key, route, world, administrator)
 
 
+# HEAD and OPTIONS are left out: HEAD is GET without a body, and the class-based views
+# (sign-in, sign-out) answer OPTIONS with their Allow list, as HTTP intends.
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _api_methods_at(url: str, world: World) -> set[str]:
+    return {
+        route.method
+        for key, route in ROUTES.items()
+        if route.access == Access.API and world.url(key) == url
+    }
+
+
+@pytest.mark.parametrize("key", route_keys())
+def test_methods_a_url_does_not_serve_are_refused_with_405(key, world, administrator):
+    """Sent by whoever may use the URL: an anonymous caller of a page is sent to sign in
+    first, whatever the method, so a stranger learns nothing about the console's pages."""
+    route = expectation(key)
+    if route.access == Access.API_FALLBACK:
+        return  # nothing is served there: every method is a 404 problem
+    url = world.url(key)
+    for method in METHODS:
+        if method in route.methods:
+            continue
+        match route.access:
+            case Access.API:
+                if method in _api_methods_at(url, world):
+                    continue  # another operation at the same address serves it
+                for headers in ({}, _key_headers(world.raw_api_key)):
+                    response = _call(_client(**headers), method, url)
+                    assert _is_problem(response, 405), (method, response.status_code)
+                    allowed = set(response["Allow"].split(", "))
+                    assert allowed == _api_methods_at(url, world)
+            case Access.PUBLIC | Access.WEBHOOK:
+                response = _call(Client(), method, url)
+                assert response.status_code == 405, (method, response.status_code)
+            case _:
+                response = _call(_client(administrator), method, url)
+                assert response.status_code == 405, (method, response.status_code)
+                assert _sent_to_login(_call(Client(), method, url)), method
+
+
 def test_the_matrix_fails_for_a_url_nobody_described():
     with pytest.raises(pytest.fail.Exception, match="no entry"):
         expectation("console:a_page_added_tomorrow")

@@ -205,6 +205,8 @@ PRODUCTION_ENV = {
     "CCBRIDGE_ENCRYPTION_KEYS": "x1Ws0Zb6Zq1pQ0Ynq3yQm2Yk2x0XkD0C6E4m5oM8a4E=",
     "GRAPH_AUTHORITY_HOST": "https://login.microsoftonline.com",
     "GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0",
+    # Production sits behind the TLS proxy that sets X-Forwarded-Proto.
+    "CLIENT_IP_PROXY_COUNT": "1",
 }
 
 

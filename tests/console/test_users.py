@@ -1,11 +1,18 @@
 """Administrators manage console users and their roles; every change is audited."""
 
+import contextlib
+import threading
+
+import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
+from console import services
 from console.roles import ADMINISTRATOR, SUPERVISOR, role_of
 from integrations.models import AuditEntry
+from tests.factories import AdministratorFactory
 
 User = get_user_model()
 NEW_PASSWORD = "a-very-long-passphrase-42"
@@ -94,3 +101,69 @@ def test_supervisor_cannot_create_users(supervisor_client):
     )
     assert response.status_code == 403
     assert not User.objects.filter(username="sneaky").exists()
+
+
+def _edit_concurrently(edits: list[tuple[str, str, dict]]) -> list[Exception | None]:
+    """Run each (actor, target, fields) edit in its own thread and database connection.
+
+    Each edit commits only after every other edit has had its chance to run, so
+    without a lock all of them would check "is another Administrator left?" against
+    the same, not yet changed, state.
+    """
+    everyone_tried = threading.Barrier(len(edits))
+    outcomes: list[Exception | None] = [None] * len(edits)
+
+    def edit(index: int, actor_name: str, target_name: str, fields: dict) -> None:
+        try:
+            with transaction.atomic():
+                actor = User.objects.get(username=actor_name)
+                target = User.objects.get(username=target_name)
+                try:
+                    services.console_user_update(
+                        actor=actor,
+                        user=target,
+                        username=target_name,
+                        **{"role": ADMINISTRATOR, "is_active": True, **fields},
+                    )
+                except services.LastAdministratorError as exc:
+                    outcomes[index] = exc
+                # An edit held back by a lock never reaches the barrier while this
+                # one waits: give up waiting and commit, which releases it.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    everyone_tried.wait(timeout=2)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=edit, args=(index, *arguments))
+        for index, arguments in enumerate(edits)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"role": SUPERVISOR}, {"is_active": False}],
+    ids=["demoting", "disabling"],
+)
+def test_two_administrators_removing_each_other_at_once_leave_one(transactional_db, fields):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite has no row locks to race against")
+    AdministratorFactory(username="ada")
+    AdministratorFactory(username="bea")
+
+    outcomes = _edit_concurrently([("ada", "bea", fields), ("bea", "ada", fields)])
+
+    remaining = [user.username for user in User.objects.all() if _is_active_admin(user)]
+    assert len(remaining) == 1
+    refused = [outcome for outcome in outcomes if outcome is not None]
+    assert len(refused) == 1
+    assert "last active Administrator" in str(refused[0])
+
+
+def _is_active_admin(user) -> bool:
+    return user.is_active and role_of(user) == ADMINISTRATOR

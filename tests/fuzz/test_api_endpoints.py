@@ -3,6 +3,7 @@ and not one row stored (both endpoints are all or nothing)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -36,10 +37,34 @@ scalars = st.one_of(
     st.text(max_size=30),
     st.sampled_from(["", " ", "\x00", "a\x00b", "x" * 5000, "é" * 300, "😀", "null", "-1"]),
 )
-anything = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
-    max_leaves=15,
+# Lists nested past the API's depth limit, anywhere a value may go.
+too_deep = st.integers(33, 400).map(
+    lambda depth: functools.reduce(lambda v, _: [v], range(depth), 1)
+)
+anything = (
+    st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+        max_leaves=15,
+    )
+    | too_deep
+)
+
+
+def nested(depth: int, opener: str, inner: str, closed: bool) -> str:
+    """JSON text `depth` levels deep: lists or objects, closed (valid) or left open."""
+    closer = "]" if opener == "[" else "}"
+    return opener * depth + inner + (closer * depth if closed else "")
+
+
+# Deeper than any body the API takes (config/api_body.py), up to far past the interpreter's
+# recursion limit, which the attack on a running instance used.
+deep_json = st.builds(
+    nested,
+    depth=st.one_of(st.integers(33, 1200), st.integers(1200, 30_000)),
+    opener=st.sampled_from(["[", '{"a":']),
+    inner=st.sampled_from(["1", '"x"', "null", "[]"]),
+    closed=st.booleans(),
 )
 
 
@@ -175,7 +200,13 @@ BREAKS = {
         st.none(),
     ),
     "occurred_at": st.sampled_from(
-        [None, "", "yesterday", "2026-03-01T09:30:00", "2026-13-01T00:00:00Z", [], {}, "\x00"]
+        [
+            *(None, "", "yesterday", "2026-03-01T09:30:00", "2026-13-01T00:00:00Z", [], {}),
+            "\x00",
+            # Times PostgreSQL stores and Python cannot read back, and absurd ones.
+            *("0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00"),
+            *("1970-01-01T00:00:00Z", "2999-01-01T00:00:00Z"),
+        ]
     ),
     "interaction": anything.filter(lambda value: value not in ("none", "internal", "customer")),
     "reason_code": st.text(min_size=1, max_size=70).filter(lambda value: value.strip()),
@@ -222,3 +253,54 @@ def test_events_with_a_bad_one_are_refused_whole(client, api_key, agent, goods, 
 def test_any_json_body_is_a_problem_for_events(client, api_key, agent, body):
     before = row_counts()
     assert_refused_and_nothing_stored(send(client, "POST", EVENTS, api_key, body), before)
+
+
+# --- Deeply nested JSON, on every endpoint that takes a body ------------------------------
+
+BODY_ENDPOINTS = [("PUT", AGENTS), ("PUT", UNITS), ("POST", EVENTS)]
+
+
+TOO_DEEP = "The JSON nests deeper than 32 levels."
+# A shallow body left open is plain malformed JSON: the parser finds its end first.
+NOT_JSON = "The request body could not be parsed as JSON."
+
+
+def assert_too_deep(response, before: dict[str, int], *, or_malformed: bool = False) -> None:
+    assert response.status_code == 400, (response.status_code, response.content[:300])
+    assert_refused_and_nothing_stored(response, before)
+    assert response.json()["detail"] in ({TOO_DEEP, NOT_JSON} if or_malformed else {TOO_DEEP})
+
+
+@FUZZ
+@given(body=deep_json, where=st.sampled_from(BODY_ENDPOINTS), wrapped=st.booleans())
+@example(body="[" * 20_000, where=("POST", EVENTS), wrapped=False)
+@example(body=nested(40, "[", "1", closed=True), where=("PUT", AGENTS), wrapped=True)
+def test_deeply_nested_json_is_a_400_problem(client, api_key, agent, body, where, wrapped):
+    method, path = where
+    if wrapped:  # deep inside a field of an otherwise valid body
+        body = json.dumps({"events": [{**valid_event(1), "agent": "__DEEP__"}]}).replace(
+            '"__DEEP__"', body
+        )
+    before = row_counts()
+    assert_too_deep(send(client, method, path, api_key, body), before, or_malformed=True)
+
+
+def test_deep_json_with_debug_on_is_still_a_problem_not_the_debug_page(
+    client, api_key, agent, settings
+):
+    settings.DEBUG = True
+    before = row_counts()
+    for method, path in BODY_ENDPOINTS:
+        response = send(client, method, path, api_key, "[" * 20_000)
+        assert_too_deep(response, before)
+        assert b"REDIS_URL" not in response.content
+
+
+def test_deep_json_counts_against_the_keys_rate_limit(
+    client, api_key, agent, settings, rate_limit_window
+):
+    settings.API_RATE_LIMIT_PER_MINUTE = 3
+    for method, path in BODY_ENDPOINTS:
+        assert send(client, method, path, api_key, "[" * 20_000).status_code == 400
+
+    assert send(client, "GET", AGENTS, api_key, "").status_code == 429

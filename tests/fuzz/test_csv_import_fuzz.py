@@ -1,22 +1,26 @@
 """The agents CSV upload with generated files: a preview with line-numbered errors or a
-valid preview, never a 500; nothing stored before confirming; a failing confirm stores
-nothing."""
+valid preview, never a 500; only the upload itself is stored before confirming; a failing
+or forged confirm stores nothing."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from accounts.csvencoding import CsvEncoding
 from accounts.csvimport import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
-from accounts.models import Agent
+from accounts.models import Agent, AgentImportUpload
 from tests.accounts.factories import BusinessUnitFactory
+from tests.factories import AdministratorFactory
 from tests.fuzz.conftest import row_counts
 
 IMPORT = reverse("accounts:agents_import")
@@ -75,9 +79,16 @@ def csv_files(draw) -> bytes:
         writer.writerow(header)
     writer.writerows(rows)
     text = out.getvalue()
-    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16", "raw"]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16", "raw", "mixed"]))
     if encoding == "raw":
         return draw(st.binary(max_size=300))
+    if encoding == "mixed":  # UTF-8, but for one line a Windows-1252 editor saved
+        lines = text.splitlines(keepends=True) or [""]
+        at = draw(st.integers(min_value=0, max_value=len(lines) - 1))
+        return b"".join(
+            line.encode("cp1252" if n == at else "utf-8", errors="replace")
+            for n, line in enumerate(lines)
+        )
     return text.encode(encoding, errors="replace")
 
 
@@ -86,13 +97,24 @@ def unit(db):
     return BusinessUnitFactory(name="Voice", code="voice")
 
 
-def upload(client, data: bytes):
+def upload(client, data: bytes, encoding: str = ""):
     file = SimpleUploadedFile("agents.csv", data, content_type="text/csv")
-    return client.post(IMPORT, {"file": file})
+    return client.post(IMPORT, {"file": file, "encoding": encoding})
+
+
+def stored() -> dict[str, int]:
+    """Row counts but for the uploads waiting for their import, which a preview keeps."""
+    counts = row_counts()
+    del counts[AgentImportUpload._meta.db_table]
+    return counts
 
 
 def assert_clear_preview(response) -> None:
     """A page that either previews valid rows or says, by line, what is wrong."""
+    if response.context.get("refusal"):  # the import named no upload it may import
+        assert response.status_code in (404, 410)
+        assert 'role="alert"' in response.content.decode()
+        return
     assert response.status_code == 200
     preview = response.context["preview"]
     if preview is None:  # the form refused the upload itself (an empty file)
@@ -112,60 +134,76 @@ def assert_clear_preview(response) -> None:
 
 
 @FUZZ
-@given(data=csv_files())
-@example(data=f"{HEADER}\nA-1,Ana,,voice\n".encode())
-@example(data=b"")
-@example(data=HEADER.encode())
-@example(data=b"\xef\xbb\xbf" + f"{HEADER}\nA-1,Ana,,voice\n".encode())
-@example(data=f"{HEADER}\nA-1,Ren\xe9,,voice\n".encode("latin-1"))
-@example(data=f"{HEADER}\nA-1,Ana,,voice\nA-1,Ana,,voice\n".encode())
-@example(data=f"{HEADER}\nA-\x001,Ana,,voice\n".encode())
-@example(data=f"{HEADER}\nA-1,Ana,,vo\x00ice\n".encode())
-@example(data=f"{HEADER}\nA-1,{'n' * 300},,voice\n".encode())
-@example(data=f"{HEADER}\n{'i' * 200},Ana,,voice\n".encode())
-@example(data=f"{HEADER},teams\nA-1,Ana,,voice,{'t' * 250}\n".encode())
-@example(data=f'{HEADER}\nA-1,"{"y" * 200_000}",,voice\n'.encode())
-@example(data=f'{HEADER}\nA-1,"unterminated,,voice\n'.encode())
-def test_an_upload_previews_or_explains_and_stores_nothing(admin_client, unit, data):
-    before = row_counts()
-    response = upload(admin_client, data)
+@given(data=csv_files(), encoding=st.sampled_from(["", *CsvEncoding.values]))
+@example(data=f"{HEADER}\nA-1,Ana,,voice\n".encode(), encoding="")
+@example(data=b"", encoding="")
+@example(data=HEADER.encode(), encoding="")
+@example(data=b"\xef\xbb\xbf" + f"{HEADER}\nA-1,Ana,,voice\n".encode(), encoding="")
+@example(data=f"{HEADER}\nA-1,Ren\xe9,,voice\n".encode("latin-1"), encoding="")
+@example(data=f"{HEADER}\nA-1,Ren\xe9,,voice\n".encode("latin-1"), encoding="windows-1252")
+@example(data=f"{HEADER}\nA-1,Jos\xe9,,voice\n".encode() + b"A-2,Zo\xeb,,voice\n", encoding="")
+@example(data=f"{HEADER}\nA-1,Ana,,voice\n".encode("utf-16"), encoding="windows-1252")
+@example(data=b"\xff\xfe" + f"{HEADER}\nA-1\n".encode(), encoding="")  # not UTF-16 at all
+@example(data=f"{HEADER}\nA-1,Ana,,voice\nA-1,Ana,,voice\n".encode(), encoding="")
+@example(data=f"{HEADER}\nA-\x001,Ana,,voice\n".encode(), encoding="")
+@example(data=f"{HEADER}\nA-1,Ana,,vo\x00ice\n".encode(), encoding="")
+@example(data=f"{HEADER}\nA-1,{'n' * 300},,voice\n".encode(), encoding="")
+@example(data=f"{HEADER}\n{'i' * 200},Ana,,voice\n".encode(), encoding="")
+@example(data=f"{HEADER},teams\nA-1,Ana,,voice,{'t' * 250}\n".encode(), encoding="")
+@example(data=f'{HEADER}\nA-1,"{"y" * 200_000}",,voice\n'.encode(), encoding="")
+@example(data=f'{HEADER}\nA-1,"unterminated,,voice\n'.encode(), encoding="")
+def test_an_upload_previews_or_explains_and_stores_nothing(admin_client, unit, data, encoding):
+    before = stored()
+    response = upload(admin_client, data, encoding)
     assert_clear_preview(response)
-    assert row_counts() == before
+    assert stored() == before
 
-    # Confirming: a preview with errors imports nothing; a clean one imports every row.
+    # Only a file that can be imported is kept, and only it gets an Import button.
     preview = response.context["preview"]
-    payload = response.context.get("payload")
-    if payload is None:
+    kept = response.context.get("upload")
+    assert (kept is not None) == bool(preview and preview.ok)
+    if kept is None:
+        assert 'name="upload"' not in response.content.decode()
         return
-    confirm = admin_client.post(IMPORT, {"step": "import", "payload": payload})
-    if preview.ok:
-        assert confirm.status_code == 302
-        external_ids = [agent.external_id for agent in preview.agents]
-        assert Agent.objects.filter(external_id__in=external_ids).count() == len(set(external_ids))
-        Agent.objects.filter(external_id__in=external_ids).delete()
-    else:
-        assert_clear_preview(confirm)
-        assert row_counts() == before
+    assert AgentImportUpload.objects.filter(pk=kept.pk, owner=response.wsgi_request.user).exists()
+
+    confirm = admin_client.post(IMPORT, {"step": "import", "upload": str(kept.token)})
+    assert confirm.status_code == 302
+    assert not AgentImportUpload.objects.filter(pk=kept.pk).exists()  # imported once
+    external_ids = [agent.external_id for agent in preview.agents]
+    assert Agent.objects.filter(external_id__in=external_ids).count() == len(set(external_ids))
+    Agent.objects.filter(external_id__in=external_ids).delete()
 
 
 @FUZZ
 @given(
-    payload=st.one_of(
-        st.text(st.characters(codec="utf-8"), max_size=200),
-        st.binary(max_size=200).map(base64.b64encode),
+    token=st.one_of(
+        st.text(st.characters(codec="utf-8"), max_size=60),
+        st.uuids().map(str),
     )
 )
-@example(payload="not base64 at all!")
-@example(payload="\x80\xf3")  # not ASCII: base64 refuses it with a ValueError
-@example(payload=base64.b64encode(f"{HEADER}\nA-1,Ana,,nowhere\n".encode()).decode())
-@example(payload=base64.b64encode(f"{HEADER}\nA-1,Ana\x00,,voice\n".encode()).decode())
-def test_an_edited_confirm_payload_stores_nothing(admin_client, unit, payload):
-    before = row_counts()
-    response = admin_client.post(IMPORT, {"step": "import", "payload": payload})
-    if response.status_code == 302:  # the payload happened to be a valid CSV: it imported
-        return
+@example(token="")
+@example(token="not a token at all!")
+@example(token="\x00")
+@example(token=str(uuid.UUID(int=0)))
+def test_an_import_naming_no_upload_of_ones_own_stores_nothing(admin_client, unit, token):
+    # Someone else's upload, waiting for its import: its token is never sent here.
+    other = AgentImportUpload.objects.create(
+        owner=AdministratorFactory(),
+        original_name="theirs.csv",
+        encoding="utf-8",
+        data=f"{HEADER}\nT-1,Theirs,,voice\n".encode(),
+        row_count=1,
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    before = stored()
+    response = admin_client.post(IMPORT, {"step": "import", "upload": token})
+    assert response.status_code == 404
     assert_clear_preview(response)
-    assert row_counts() == before
+    assert stored() == before
+    assert not Agent.objects.filter(external_id="T-1").exists()
+    assert AgentImportUpload.objects.filter(pk=other.pk).exists()  # still theirs to import
+    other.delete()
 
 
 @FUZZ
@@ -177,8 +215,9 @@ def test_a_confirm_that_fails_stores_none_of_the_rows(admin_client, db, rows):
     response = upload(admin_client, f"{HEADER}\n{lines}".encode())
     assert response.context["preview"].ok
     unit.delete()
-    before = row_counts()
-    confirm = admin_client.post(IMPORT, {"step": "import", "payload": response.context["payload"]})
+    before = stored()
+    token = str(response.context["upload"].token)
+    confirm = admin_client.post(IMPORT, {"step": "import", "upload": token})
     assert_clear_preview(confirm)
     assert all("does not exist" in row.errors[0] for row in confirm.context["preview"].rows)
-    assert row_counts() == before
+    assert stored() == before

@@ -26,8 +26,10 @@ from tests.presence.support_webhook import (
     TokenSigner,
     acd_endpoint_set,
     counter,
+    encrypt_like_graph,
     graphish_fixture,  # noqa: F401
     mapped_agent,
+    public_key_of,
     subscriber_rule,
 )
 
@@ -63,6 +65,22 @@ bad_base64 = st.one_of(
     st.binary(min_size=1, max_size=300).map(lambda raw: base64.b64encode(raw).decode()),
     json_values,
 )
+
+
+# Nesting far deeper than the parser allows (within the body size limit), and just
+# shallow enough for it, which then reaches the checks. json.dumps cannot write
+# either, so it is written as text.
+NESTINGS = [("[", "]"), ('{"a":', "}"), ('{"value":', "}"), ('[{"value":', "}]")]
+
+
+@st.composite
+def deep_json(draw) -> str:
+    depth = draw(st.sampled_from([900, 990, 1_001, 20_000]) | st.integers(1, 50_000))
+    opener, closer = draw(st.sampled_from(NESTINGS))
+    if not draw(st.booleans(), label="closed"):
+        return opener * depth
+    inner = draw(st.sampled_from(["1", "null", '"x"', "[]", "{}"]))
+    return opener * depth + inner + closer * depth
 
 
 def post(client, body: Any, path: str = NOTIFICATIONS):
@@ -133,6 +151,20 @@ def test_any_json_shape_is_refused_without_a_500(client, graphish, task_queue, b
     assert task_queue.messages() == []
 
 
+@pytest.mark.parametrize("path", [NOTIFICATIONS, LIFECYCLE])
+@FUZZ
+@given(text=deep_json(), wrapped=st.booleans())
+@example(text="[" * 20_000, wrapped=False)
+@example(text='{"a":' * 20_000, wrapped=False)
+@example(text="[" * 20_000, wrapped=True)
+def test_deep_nesting_is_refused_without_a_500(client, graphish, task_queue, path, text, wrapped):
+    task_queue.clear()
+    body = f'{{"value": {text}}}' if wrapped else text
+    response = post(client, body.encode(), path)
+    assert response.status_code in (202, 400), response.content
+    assert task_queue.messages() == []
+
+
 # --- one broken item beside a genuine one ---------------------------------------------------
 
 ITEM_FIELDS = ["subscriptionId", "clientState", "encryptedContent", "resourceData", "resource"]
@@ -193,6 +225,63 @@ def test_a_broken_item_is_refused_and_its_genuine_neighbour_is_queued(
         assert queued[JUNK_USER]["availability"] is None
     else:
         assert set(queued) == {GOOD_USER}, f"{level}.{field}={value!r} was accepted"
+
+
+PLACEHOLDER = "__nested__"
+
+
+@FUZZ
+@given(
+    level=st.sampled_from(["item", "content", "tokens"]),
+    field=st.sampled_from([*ITEM_FIELDS, "lifecycleEvent"]),
+    content_field=st.sampled_from(CONTENT_FIELDS),
+    text=deep_json(),
+)
+@example(level="item", field="lifecycleEvent", content_field="data", text="[" * 990 + "]" * 990)
+def test_deep_nesting_in_an_item_never_lets_it_through(
+    client, graphish, task_queue, level, field, content_field, text
+):
+    """Deep enough to break the parser: the POST is refused. Shallow enough to parse:
+    only the item carrying it is refused."""
+    task_queue.clear()
+    good = graphish.item(GOOD_USER, "Away", "Away", sequence=7)
+    junk = graphish.item(JUNK_USER, "Busy", "InACall", sequence=8)
+    tokens = [graphish.signer.token()]
+    if level == "item":
+        junk[field] = PLACEHOLDER
+    elif level == "content":
+        junk["encryptedContent"][content_field] = PLACEHOLDER
+    else:
+        tokens.append(PLACEHOLDER)
+    body = json.dumps(graphish.body(junk, good, tokens=tokens))
+    response = post(client, body.replace(f'"{PLACEHOLDER}"', text, 1).encode())
+
+    assert response.status_code in (202, 400), response.content
+    queued = {item["user_id"] for item in task_queue.notification_items()}
+    if response.status_code == 400:
+        assert queued == set()
+    elif level == "item" and ("item", field) in UNCHECKED:
+        assert queued == {GOOD_USER, JUNK_USER}
+    else:
+        assert queued == {GOOD_USER}, f"{level}.{field or content_field} nested was accepted"
+
+
+@FUZZ
+@given(text=deep_json())
+def test_a_deeply_nested_resource_behind_a_good_signature_is_refused(
+    client, graphish, task_queue, text
+):
+    """Anyone holding our public certificate can encrypt and sign a resource."""
+    task_queue.clear()
+    before = counter("rejected_malformed")
+    item = graphish.item(JUNK_USER)
+    item["encryptedContent"] = encrypt_like_graph(
+        public_key_of(graphish.certificate), graphish.certificate.certificate_id, text.encode()
+    )
+    good = graphish.item(GOOD_USER, "Away", "Away")
+    assert post(client, graphish.body(item, good)).status_code == 202
+    assert [item["user_id"] for item in task_queue.notification_items()] == [GOOD_USER]
+    assert counter("rejected_malformed") == before + 1
 
 
 @FUZZ

@@ -2,8 +2,8 @@
 
 The worker is started once per session against the test database and the
 test broker (Redis in CI, the filesystem transport otherwise) and consumes
-the session's own queue. Tests that use it must commit their data, so they
-use `transactional_db`.
+every queue under the session's own (config/queues.py). Tests that use it
+must commit their data, so they use `transactional_db`.
 
 `worker_start` starts further workers, e.g. on a test's own Redis
 (`broker_url`) or with a single process to kill (tests/reliability/).
@@ -21,6 +21,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 from django.db import connections
+
+from config.queues import queues_all
 
 READY_TIMEOUT_SECONDS = 60
 
@@ -134,7 +136,7 @@ def worker_start(
         "--concurrency",
         str(concurrency),
         "--queues",
-        env["CELERY_QUEUE"],
+        ",".join(queues_all(env["CELERY_QUEUE"])),
         "--include",
         ",".join(include),
         "--without-gossip",

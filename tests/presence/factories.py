@@ -1,7 +1,13 @@
-"""Factories for presence rules, their rows, reason codes and assignments."""
+"""Factories for presence rules, their rows, reason codes and assignments, and for
+system users, subscriptions and ACD deliveries."""
+
+import uuid
+from datetime import timedelta
 
 import factory
+from django.utils import timezone
 
+from integrations import crypto
 from presence.models import (
     AgentRuleAssignment,
     PresenceRule,
@@ -10,6 +16,7 @@ from presence.models import (
     SubscriberRow,
     TeamRuleAssignment,
 )
+from presence.sync_models import AcdDelivery, Subscription, SystemUser
 from tests.accounts.factories import AgentFactory, AgentTeamFactory, BusinessUnitFactory
 
 
@@ -71,3 +78,36 @@ class AgentRuleAssignmentFactory(factory.django.DjangoModelFactory):
     agent = factory.SubFactory(
         AgentFactory, business_unit=factory.SelfAttribute("..rule.business_unit")
     )
+
+
+class SystemUserFactory(factory.django.DjangoModelFactory):
+    """A system user that signed in (status OK); its password is encrypted like the real one."""
+
+    class Meta:
+        model = SystemUser
+
+    username = factory.Sequence(lambda n: f"ccbridge_presence_{n}@contoso.onmicrosoft.com")
+    password_encrypted = factory.LazyFunction(lambda: crypto.encrypt("Factory-Passw0rd!"))
+    status = SystemUser.Status.OK
+
+
+class SubscriptionFactory(factory.django.DjangoModelFactory):
+    """An active subscription, 50 minutes from expiry."""
+
+    class Meta:
+        model = Subscription
+
+    system_user = factory.SubFactory(SystemUserFactory)
+    graph_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    status = Subscription.Status.ACTIVE
+    client_state_encrypted = factory.LazyFunction(lambda: crypto.encrypt("client-state"))
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=50))
+
+
+class AcdDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AcdDelivery
+
+    payload = factory.LazyFunction(lambda: {"event": "teams.presence"})
+    status = AcdDelivery.Status.DELIVERED
+    attempts = 1

@@ -54,7 +54,10 @@ def publishing_rule(
     name: str = "Voice standard",
     rows=PUBLISHER_ROWS,
     subscriber_rows=SUBSCRIBER_ROWS,
+    on_mapping: str = "apply",
 ) -> PresenceRule:
+    """A saved rule; like support_webhook.subscriber_rule it applies the first presence
+    after mapping, as the tests using it map their agents just before they act."""
     direction = "both" if subscriber_rows else "publisher"
     return rule_save(
         actor=None,
@@ -63,6 +66,7 @@ def publishing_rule(
         direction=direction,
         publisher_rows=list(rows),
         subscriber_rows=list(subscriber_rows),
+        on_mapping=on_mapping,
     )
 
 

@@ -202,8 +202,20 @@ def acd_endpoint_set(url: str, secret: str = ACD_SECRET, enabled: bool = True) -
     return endpoint
 
 
-def subscriber_rule(unit, rows, *, name: str = "Teams to ACD", direction: str = "subscriber"):
-    """A saved rule with subscriber rows ``(availability, activity|None, state, reason|None)``."""
+def subscriber_rule(
+    unit,
+    rows,
+    *,
+    name: str = "Teams to ACD",
+    direction: str = "subscriber",
+    on_mapping: str = "apply",
+):
+    """A saved rule with subscriber rows ``(availability, activity|None, state, reason|None)``.
+
+    It applies the first presence after mapping too (``on_mapping``), since the tests that
+    use it follow presence changes of agents they map just before; tests of what mapping
+    does choose "keep", the default of a rule an admin makes.
+    """
     return services.rule_save(
         actor=None,
         business_unit=unit,
@@ -211,6 +223,7 @@ def subscriber_rule(unit, rows, *, name: str = "Teams to ACD", direction: str = 
         direction=direction,
         publisher_rows=[],
         subscriber_rows=[services.SubscriberRowInput(*row) for row in rows],
+        on_mapping=on_mapping,
     )
 
 

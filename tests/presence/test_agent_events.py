@@ -2,16 +2,20 @@
 request after commit, and an event travelling through the real worker to Teams."""
 
 import json
+import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import Agent
 from integrations.apikeys import api_key_create
+from presence import acd_to_teams
 from presence.models import ReasonCode
-from presence.outbound_tasks import agent_events_apply
+from presence.outbound_tasks import agent_events_apply, events_requeue_stranded
 from presence.sync_models import AgentEvent, AgentPresence, SyncRecord
 from tests.accounts.factories import AgentFactory
 from tests.plugins.celery_worker import wait_for
@@ -251,3 +255,104 @@ def test_an_internal_call_posted_to_the_api_does_nothing_to_teams(
     assert record.outcome == SyncRecord.Outcome.SKIPPED_INTERNAL
     assert sim_calls(graphsim, sim_tenant, "Presence", since) == []
     assert AgentPresence.objects.get(agent=agent).acd_state == "working"
+
+
+# --- Times the database cannot give back, and one agent's bad row ------------------------
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "0001-01-01T00:00:00+01:00",  # year 1 BC in UTC: stored, never read back
+        "9999-12-31T23:00:00-05:00",  # past 9999 in UTC
+        "1999-12-31T23:59:59Z",
+        (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+    ],
+)
+def test_a_time_out_of_range_or_absurd_is_refused_naming_the_field(
+    api, agents, enqueued, occurred_at
+):
+    absurd = {**event(agents[1], "working"), "occurred_at": occurred_at}
+
+    response = post_events(api, event(agents[0], "working"), absurd)
+
+    paths = _paths(response)
+    assert set(paths) == {"events[1].occurred_at"}
+    assert "2000-01-01" in paths["events[1].occurred_at"]
+    assert AgentEvent.objects.count() == 0
+
+
+def test_a_clock_running_a_little_ahead_is_accepted(api, agents, enqueued):
+    ahead = datetime.now(UTC) + timedelta(hours=2)
+
+    response = post_events(api, event(agents[0], "working", occurred_at=ahead))
+
+    assert response.status_code == 202, response.content
+
+
+def _unreadable(stored: AgentEvent) -> AgentEvent:
+    """Give a stored event the time the API once let through: PostgreSQL keeps year 1 BC,
+    Python cannot read it back."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {AgentEvent._meta.db_table} SET occurred_at = %s WHERE id = %s",  # noqa: S608
+            ["0001-01-01T00:00:00+01:00", stored.pk],
+        )
+    return stored
+
+
+def _store(agent: Agent, state: str, sequence: int, **fields) -> AgentEvent:
+    fields.setdefault("occurred_at", datetime.now(UTC))
+    return AgentEvent.objects.create(agent=agent, state=state, sequence=sequence, **fields)
+
+
+@pytest.fixture
+def two_mapped(unit, sim_tenant, graph_settings, graphsim) -> tuple[Agent, Agent]:
+    account_for(sim_tenant)
+    rule = publishing_rule(unit)
+    first, second = enabled_users(sim_tenant)[:2]
+    return mapped_agent(unit, first, rule=rule), mapped_agent(unit, second, rule=rule)
+
+
+def test_a_row_that_cannot_be_read_fails_alone_and_later_events_apply(two_mapped, caplog):
+    broken, neighbour = two_mapped
+    _store(broken, "available", 4)
+    bad = _unreadable(_store(broken, "unavailable", 5, reason_code="lunch"))
+    _store(neighbour, "working", 1)
+
+    result = acd_to_teams.agents_apply(agent_ids=[broken.pk, neighbour.pk])
+
+    assert result.done == [broken.pk, neighbour.pk]
+    assert AgentPresence.objects.get(agent=neighbour).acd_state == "working"
+    failed = SyncRecord.objects.get(agent=broken, outcome=SyncRecord.Outcome.FAILED)
+    assert failed.detail.startswith("Event #5 could not be read back")
+    assert "occurred_at" in failed.detail and "BC" in failed.detail
+    assert AgentPresence.objects.get(agent=broken).acd_state == "available"
+    assert not AgentEvent.objects.filter(processed_at__isnull=True).exists()
+    assert AgentEvent.objects.filter(pk=bad.pk).exists(), "the event is kept, marked done"
+
+    # Nothing is left for the stranded-event requeue, renewing sessions reads past the
+    # row, and later events apply as usual.
+    assert events_requeue_stranded(now=timezone.now() + timedelta(hours=1)) == 0
+    with caplog.at_level(logging.ERROR):
+        acd_to_teams.sessions_refresh(now=timezone.now() + timedelta(hours=4))
+    assert caplog.records == []
+    _store(broken, "working", 6)
+    acd_to_teams.agents_apply(agent_ids=[broken.pk])
+    assert AgentPresence.objects.get(agent=broken).acd_state == "working"
+
+
+def test_an_agent_whose_step_fails_does_not_hold_back_the_others(two_mapped):
+    broken, neighbour = two_mapped
+    # A state no rule knows, stored by an older release or by hand.
+    _store(broken, "on_holiday", 1)
+    _store(neighbour, "working", 1)
+
+    result = acd_to_teams.agents_apply(agent_ids=[broken.pk, neighbour.pk])
+
+    assert (result.done, result.failed) == ([neighbour.pk], [broken.pk])
+    assert AgentPresence.objects.get(agent=neighbour).acd_state == "working"
+    failed = SyncRecord.objects.get(agent=broken)
+    assert failed.outcome == SyncRecord.Outcome.FAILED
+    assert "on_holiday" in failed.detail
+    assert not AgentEvent.objects.filter(processed_at__isnull=True).exists()

@@ -112,7 +112,9 @@ def test_the_table_polls_itself_with_the_filters_current_values(administrator_cl
     assert 'hx-trigger="every 3s"' in page
     assert 'hx-include="#board-filters"' in page
     assert 'hx-vals=\'{"page": "1"}\'' in page
-    assert 'hx-sync="#board-table:replace"' in page
+    # A search waits for a refresh on its way; a refresh is skipped during a search.
+    assert 'hx-sync="this:queue last"' in page
+    assert 'hx-sync="#board-filters:drop"' in page
 
 
 def test_the_poll_gets_only_the_table(administrator_client, floor):

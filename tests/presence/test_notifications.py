@@ -172,6 +172,18 @@ def test_a_body_is_split_into_items_and_tokens():
     assert parse_body(b'{"value": []}') == ([], [])
 
 
+@pytest.mark.parametrize("raw", [b"[" * 20_000, b'{"value": ' + b"[" * 20_000, b'{"a":' * 20_000])
+def test_nesting_deeper_than_the_parser_goes_is_bad_json(raw):
+    assert reason_of(lambda: parse_body(raw)) == Reason.BAD_JSON
+
+
+def test_a_body_with_more_items_than_allowed_is_too_many():
+    assert parse_body(b'{"value": [1, 2, 3]}', max_items=3) == ([1, 2, 3], [])
+    assert reason_of(lambda: parse_body(b'{"value": [1, 2, 3]}', max_items=2)) == (
+        Reason.TOO_MANY_ITEMS
+    )
+
+
 # --- validation tokens -----------------------------------------------------------------
 
 

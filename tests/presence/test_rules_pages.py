@@ -115,6 +115,25 @@ def test_admin_creates_a_two_way_rule_with_rows_in_their_order(administrator_cli
     assert selected(page, "sub-5-activity") == ""
 
 
+def test_a_new_rule_keeps_the_acd_on_mapping_until_the_admin_says_otherwise(
+    administrator_client, supervisor_client, unit
+):
+    page = administrator_client.get(new_url(unit)).content.decode()
+    assert selected(page, "on_mapping") == "keep"
+    assert "Keep the ACD state until the Teams presence changes" in page
+
+    data = editor_data(sub=[DND], direction="subscriber") | {"on_mapping": "apply"}
+    administrator_client.post(new_url(unit), data)
+
+    rule = PresenceRule.objects.get(name="Voice agents")
+    assert rule.on_mapping == PresenceRule.OnMapping.APPLY
+    assert selected(administrator_client.get(edit_url(rule)).content.decode(), "on_mapping") == (
+        "apply"
+    )
+    read_only = supervisor_client.get(edit_url(rule)).content.decode()
+    assert "Apply the first Teams presence to the ACD" in read_only
+
+
 def test_the_teams_action_offers_exactly_the_settable_pairs_and_clear(administrator_client, unit):
     page = administrator_client.get(new_url(unit)).content.decode()
     select = re.search(r'<select id="pub-1-action".*?</select>', page, re.S).group(0)
@@ -662,6 +681,26 @@ def test_a_team_of_another_rule_is_offered_and_moved(administrator_client, unit,
         },
     )
     assert TeamRuleAssignment.objects.get(team=teams["Sales"]).rule == rule
+
+
+def test_a_moved_option_says_what_saving_will_do_not_what_was(administrator_client, unit, teams):
+    old = PresenceRuleFactory(business_unit=unit, name="Old rule")
+    TeamRuleAssignmentFactory(rule=old, team=teams["Sales"])
+    rule = PresenceRuleFactory(business_unit=unit, name="New rule")
+
+    body = administrator_client.post(
+        assign_url(rule),
+        {"assigned_ids": "", "op": "add", "pick_available": [teams["Sales"].pk]},
+        headers={**HTMX, "HX-Target": "picker-body"},
+    ).content.decode()
+    assert options(body, "pick_assigned") == ["Sales · moves from Old rule"]
+
+    body = administrator_client.post(
+        assign_url(rule),
+        {"assigned_ids": assigned_ids(body), "op": "remove", "pick_assigned": [teams["Sales"].pk]},
+        headers={**HTMX, "HX-Target": "picker-body"},
+    ).content.decode()
+    assert "Sales · now Old rule" in options(body, "pick_available")
 
 
 def test_priorities_are_edited_and_a_bad_one_saves_nothing(administrator_client, unit, teams):

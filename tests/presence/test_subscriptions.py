@@ -582,3 +582,51 @@ def test_the_expiry_countdown_reads_naturally():
     assert expires_in(now + timedelta(minutes=42, seconds=30), now) == "expires in 42 min"
     assert expires_in(now + timedelta(seconds=30), now) == "expires in under a minute"
     assert expires_in(now - timedelta(minutes=2, seconds=10), now) == "expired 3 min ago"
+
+
+def test_a_system_user_back_in_the_tenant_is_taken_back_by_the_beat_task(graphsim, world):
+    tenant, user = world["tenant"], world["user"]
+    subscriptions_sync()
+    # The account disappears from the tenant (a simulator restart on an empty data
+    # folder did this) and its cached sign-in with it.
+    graphsim.control.delete_user(tenant.tenant_id, user.graph_id, permanent=True)
+    SystemUser.objects.filter(pk=user.pk).update(token_cache_encrypted="")
+    Subscription.objects.filter(system_user=user).update(status=Subscription.Status.REMOVED)
+    subscriptions_sync()
+    user.refresh_from_db()
+    assert user.status == SystemUser.Status.FAILED and "AADSTS50034" in user.status_detail
+
+    graphsim.control.create_user(
+        tenant.tenant_id,
+        displayName="restored",
+        userPrincipalName=user.username,
+        password=SYSTEM_PASSWORD,
+    )
+    subscription_tasks.subscriptions_maintain()
+    user.refresh_from_db()
+    assert user.status == SystemUser.Status.FAILED  # checked a moment ago: not yet again
+
+    SystemUser.objects.filter(pk=user.pk).update(checked_at=timezone.now() - timedelta(minutes=6))
+    subscription_tasks.subscriptions_maintain()
+
+    user.refresh_from_db()
+    assert user.status == SystemUser.Status.OK
+    row = Subscription.objects.get(system_user=user)
+    assert row.status == Subscription.Status.ACTIVE and row.members.count() == 20
+
+
+def test_the_beat_task_never_retries_a_wrong_password_by_itself(graphsim, world):
+    user = world["user"]
+    checked = timezone.now() - timedelta(hours=1)
+    SystemUser.objects.filter(pk=user.pk).update(
+        status=SystemUser.Status.WRONG_PASSWORD, checked_at=checked
+    )
+    started = datetime.now(UTC)
+
+    subscription_tasks.subscriptions_maintain()
+
+    user.refresh_from_db()
+    assert user.status == SystemUser.Status.WRONG_PASSWORD and user.checked_at == checked
+    # Each refused attempt counts toward the account's lockout in Entra ID.
+    tokens = [c for c in graphsim.control.calls(since=started) if c["path"].endswith("/token")]
+    assert not [c for c in tokens if c["tenant"] == world["tenant"].tenant_id]

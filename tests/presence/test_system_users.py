@@ -241,3 +241,41 @@ def test_disable_and_remove(graphsim, small_tenant, account, administrator_clien
     administrator_client.post(reverse("sync:system_user_remove", args=[user.pk]))
     assert not SystemUser.objects.exists()
     assert AuditEntry.objects.filter(action="system_user.remove").exists()
+
+
+def test_an_account_deleted_from_the_tenant_is_failing_with_what_to_do(
+    graphsim, small_tenant, account, administrator_client
+):
+    made = sim_system_user(graphsim, small_tenant)
+    user = system_user_add(actor=None, username=made["userPrincipalName"], password=SYSTEM_PASSWORD)
+    assert system_user_check(user).status == SystemUser.Status.OK
+    graphsim.control.delete_user(small_tenant.tenant_id, made["id"], permanent=True)
+
+    system_user_check(user)
+
+    assert user.status == SystemUser.Status.FAILED
+    assert "AADSTS50034" in user.status_detail
+    page = administrator_client.get(reverse("sync:system_users")).content.decode()
+    assert "no longer exists in the tenant" in page
+    assert "Replace password" in page and "Create in Azure" in page
+    assert "1 cannot sign in" in page
+
+
+def test_you_have_enough_counts_accounts_that_sign_in_not_enabled_rows(
+    graphsim, small_tenant, account, administrator_client
+):
+    from tests.presence.support_sync import map_agents
+
+    map_agents(small_tenant.users[:5])
+    ghost = system_user_add(
+        actor=None, username=f"ccbridge_presence_9@{small_tenant.domain}", password="Gone-Passw0rd!"
+    )
+    system_user_check(ghost)
+    assert ghost.enabled and ghost.status == SystemUser.Status.FAILED
+
+    page = administrator_client.get(reverse("sync:system_users")).content.decode()
+
+    assert "You have enough for now" not in page
+    assert "You need 1 more." in page
+    assert 'name="count" value="1"' in page
+    assert 'class="notice su-failing"' in page

@@ -5,9 +5,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import Agent
+from accounts.services import agent_map, automap_apply
 from presence import outbound_tasks, services
+from presence.models import PresenceRule
 from presence.sync_models import AcdDelivery, AgentPresence, SyncRecord
 from presence.teams_to_acd import MANUAL_ADVICE, notifications_apply, teams_presence_apply
+from tests.accounts.factories import AgentFactory, AgentTeamFactory, DirectoryUserFactory
 from tests.presence.support_webhook import acd_endpoint_set, mapped_agent, subscriber_rule
 
 Outcome = SyncRecord.Outcome
@@ -330,3 +334,89 @@ def test_one_agents_failure_does_not_cost_the_others_their_change(
     )
     assert counts == {"errors": 1, Outcome.APPLIED: 1}
     assert presence_of(second).acd_state == "working"
+
+
+# --- the first presence after mapping ---------------------------------------------------------
+
+
+@pytest.fixture
+def offline_rule(unit):
+    """The demo rule's shape: Offline logs the agent out, Available makes it available."""
+    return subscriber_rule(
+        unit,
+        [("Offline", None, "logged_out", None), ("Available", None, "available", None)],
+        name="Demo",
+        on_mapping=PresenceRule.OnMapping.KEEP,
+    )
+
+
+def newly_mapped(unit, offline_rule, count: int) -> list:
+    """Agents mapped by auto-map, the way an admin maps a unit, with the rule on their team."""
+    team = AgentTeamFactory(business_unit=unit)
+    services.team_rule_set(actor=None, team=team, rule=offline_rule, priority=None)
+    agents = AgentFactory.create_batch(count, business_unit=unit, teams=[team])
+    for agent in agents:
+        DirectoryUserFactory(mail=agent.email)
+    assert automap_apply(actor=None, business_unit=unit, agent_ids=[a.pk for a in agents]) == count
+    return agents
+
+
+def test_mapping_agents_shown_offline_in_teams_logs_none_of_them_out(unit, offline_rule, endpoint):
+    agents = newly_mapped(unit, offline_rule, 30)
+    mapped = Agent.objects.filter(pk__in=[a.pk for a in agents]).select_related(
+        "mapping__directory_user"
+    )
+    users = {a.pk: a.mapping.directory_user.graph_id for a in mapped}
+
+    counts = notifications_apply(
+        [item(users[a.pk], "Offline", "OffWork", "00000000000000000001") for a in agents]
+    )
+
+    assert counts == {Outcome.SKIPPED_NEW_MAPPING: 30}
+    assert not AcdDelivery.objects.exists()
+    # The board still shows what Teams says, and the ACD state as it was.
+    board = AgentPresence.objects.filter(agent__in=agents)
+    assert {(p.teams_availability, p.acd_state) for p in board} == {("Offline", "")}
+    record = SyncRecord.objects.filter(agent=agents[0]).get()
+    assert record.rule_name == "Demo"
+    assert "First Teams presence since the agent was mapped" in record.detail
+    assert "Logged out" in record.detail  # what the rule would have done
+
+
+def test_the_next_change_after_mapping_reaches_the_acd(unit, offline_rule, endpoint):
+    [agent] = newly_mapped(unit, offline_rule, 1)
+    apply(agent, "Offline", "OffWork", "1")
+
+    record = apply(agent, "Available", "Available", "2")
+
+    assert record.outcome == Outcome.APPLIED
+    assert [d.payload["acd_state"] for d in AcdDelivery.objects.all()] == ["available"]
+
+
+def test_a_rule_that_applies_on_mapping_sends_the_first_presence(unit, offline_rule, endpoint):
+    offline_rule.on_mapping = PresenceRule.OnMapping.APPLY
+    offline_rule.save()
+    [agent] = newly_mapped(unit, offline_rule, 1)
+
+    record = apply(agent, "Offline", "OffWork", "1")
+
+    assert record.outcome == Outcome.APPLIED
+    assert [d.payload["acd_state"] for d in AcdDelivery.objects.all()] == ["logged_out"]
+
+
+def test_remapping_makes_the_new_users_first_presence_a_first_one_again(
+    unit, offline_rule, endpoint
+):
+    [agent] = newly_mapped(unit, offline_rule, 1)
+    apply(agent, "Offline", "OffWork", "500")
+    apply(agent, "Available", "Available", "501")
+    agent_map(actor=None, agent=agent, user=DirectoryUserFactory())
+    agent = Agent.objects.select_related("mapping__directory_user").get(pk=agent.pk)
+
+    # The new user's sequence numbers have nothing to do with the old user's.
+    record = apply(agent, "Offline", "OffWork", "7")
+
+    assert record.outcome == Outcome.SKIPPED_NEW_MAPPING
+    assert presence_of(agent).teams_availability == "Offline"
+    assert [d.payload["acd_state"] for d in AcdDelivery.objects.all()] == ["available"]
+    assert apply(agent, "Available", "Available", "8").outcome == Outcome.APPLIED

@@ -14,7 +14,7 @@ from amqp.exceptions import ChannelError
 from django.conf import settings
 
 from config.celery import app as celery_app
-from presence import inbound_tasks
+from presence import inbound_tasks, webhook_broker
 from tests.presence.support_webhook import (
     counter,
     graphish_fixture,  # noqa: F401
@@ -90,3 +90,22 @@ def test_an_unreachable_broker_answers_503_in_time_and_counts_nothing_accepted(
     assert time.monotonic() - started < 3
     assert counter("deferred_broker_unavailable") == 1
     assert counter("accepted") == 0
+
+
+def test_the_one_push_hand_over_follows_the_task_routes(monkeypatch):
+    # A routing table like config/queues.py's, to a queue no worker of the session reads.
+    routed_to = f"ccbridge-test-routed-{uuid.uuid4().hex[:12]}"
+    task = inbound_tasks.notifications_process
+    monkeypatch.setitem(celery_app.conf, "task_routes", {task.name: {"queue": routed_to}})
+    with celery_app.connection_for_read() as connection:
+        simple = connection.SimpleQueue(routed_to, serializer="json")
+        try:
+            task_id = webhook_broker.task_send(task, {"items": []}, kwargsrepr="{}")
+
+            assert task_id is not None, "the webhook fell back to Celery's slower send"
+            message = simple.get(timeout=5)
+            message.ack()
+            assert message.headers["id"] == task_id
+        finally:
+            simple.queue.delete()
+            simple.close()

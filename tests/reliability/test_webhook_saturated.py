@@ -42,7 +42,7 @@ def backlog_fill(broker, queue: str, count: int) -> None:
 def test_notifications_are_acknowledged_within_3_s_while_the_worker_is_saturated(
     broker, start_worker, graphish, client, settings
 ):
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    queue = settings.TASK_QUEUES["sync"]  # where the webhook's tasks wait (config/queues.py)
     worker = start_worker(concurrency=1)
     hold.delay(seconds=120)
     backlog_fill(broker, queue, BACKLOG)

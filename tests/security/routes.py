@@ -47,6 +47,17 @@ class Route:
     get_only: bool = False  # answers POST with 405 (before any permission check)
     query: str = ""  # a query string the page needs, filled from the World
 
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The methods the URL serves; every other one is answered with 405."""
+        if self.access == Access.API:
+            return (self.method,)
+        if self.get == 405:
+            return ("POST",)
+        if self.get_only:
+            return ("GET",)
+        return ("GET", "POST")
+
 
 R = Route
 A = Access
@@ -55,10 +66,10 @@ A = Access
 ROUTES: dict[str, Route] = {
     "console:login": R(A.PUBLIC),
     "console:logout": R(A.SIGNED_IN, get=405),
-    "console:dashboard": R(A.SUPERVISOR),
-    "console:healthz": R(A.PUBLIC),
-    "console:job_list": R(A.SUPERVISOR),
-    "console:job_detail": R(A.SUPERVISOR, arg="job"),
+    "console:dashboard": R(A.SUPERVISOR, get_only=True),
+    "console:healthz": R(A.PUBLIC, get_only=True),
+    "console:job_list": R(A.SUPERVISOR, get_only=True),
+    "console:job_detail": R(A.SUPERVISOR, arg="job", get_only=True),
     "console:selfcheck_start": R(A.ADMIN, get=405),
     "console:audit_log": R(A.ADMIN, get_only=True),
     "console:user_list": R(A.ADMIN, get_only=True),
@@ -69,22 +80,22 @@ ROUTES: dict[str, Route] = {
     "integrations:phone_types": R(A.ADMIN, get=405),
     "integrations:message_reset": R(A.ADMIN, get=405, arg="message_field"),
     "integrations:test_connection": R(A.ADMIN, get=405),
-    "integrations:test_result": R(A.SUPERVISOR, arg="connection_test"),
+    "integrations:test_result": R(A.SUPERVISOR, arg="connection_test", get_only=True),
     "integrations:account_delete": R(A.ADMIN),
     "integrations:apikey_list": R(A.ADMIN, get_only=True),
     "integrations:apikey_create": R(A.ADMIN),
     "integrations:apikey_revoke": R(A.ADMIN, arg="api_key"),
-    "accounts:directory": R(A.SUPERVISOR),
+    "accounts:directory": R(A.SUPERVISOR, get_only=True),
     "accounts:directory_sync": R(A.SUPERVISOR, get=405),
     "accounts:directory_interval": R(A.ADMIN, get=405),
-    "accounts:mapping": R(A.SUPERVISOR),
+    "accounts:mapping": R(A.SUPERVISOR, get_only=True),
     "accounts:mapping_bulk": R(A.SUPERVISOR, get=405),
     "accounts:automap": R(A.SUPERVISOR, arg="unit"),
     "accounts:remap": R(A.SUPERVISOR, arg="agent"),
     "accounts:agents_import": R(A.ADMIN),
-    "presence:rule_list": R(A.SUPERVISOR),
+    "presence:rule_list": R(A.SUPERVISOR, get_only=True),
     "presence:rule_create": R(A.ADMIN, query="business_unit={unit.pk}"),
-    "presence:unassigned": R(A.SUPERVISOR),
+    "presence:unassigned": R(A.SUPERVISOR, get_only=True),
     "presence:reason_codes": R(A.READ_ONLY),
     "presence:rule_edit": R(A.READ_ONLY, arg="rule"),
     "presence:rule_delete": R(A.ADMIN, arg="rule"),
@@ -97,7 +108,7 @@ ROUTES: dict[str, Route] = {
     "sync:system_user_password": R(A.ADMIN, get=405, arg="system_user"),
     "sync:system_user_toggle": R(A.ADMIN, get=405, arg="system_user"),
     "sync:system_user_remove": R(A.ADMIN, arg="system_user"),
-    "sync:subscriptions": R(A.SUPERVISOR),
+    "sync:subscriptions": R(A.SUPERVISOR, get_only=True),
     "sync:subscriptions_sync": R(A.ADMIN, get=405),
     "sync:certificate_rotate": R(A.ADMIN, get=405),
     "sync:graph_notifications": R(A.WEBHOOK, get=405),
@@ -107,10 +118,10 @@ ROUTES: dict[str, Route] = {
     "sync:acd_dead_letters": R(A.ADMIN, get_only=True),
     "sync:acd_replay": R(A.ADMIN, get=405, arg="delivery"),
     "sync:acd_replay_all": R(A.ADMIN, get=405),
-    "sync:board": R(A.SUPERVISOR),
-    "sync:agent_history": R(A.SUPERVISOR, arg="agent"),
-    "api:openapi-json": R(A.SIGNED_IN),
-    "api:openapi-view": R(A.SIGNED_IN),
+    "sync:board": R(A.SUPERVISOR, get_only=True),
+    "sync:agent_history": R(A.SUPERVISOR, arg="agent", get_only=True),
+    "api:openapi-json": R(A.SIGNED_IN, get_only=True),
+    "api:openapi-view": R(A.SIGNED_IN, get_only=True),
     "api:business_units_upsert": R(A.API, method="PUT"),
     "api:business_units_list": R(A.API),
     "api:agents_upsert": R(A.API, method="PUT"),

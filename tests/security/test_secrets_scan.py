@@ -12,6 +12,7 @@ open, the captured logs, and every error response.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -22,13 +23,15 @@ from urllib.parse import quote_plus
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.tasks import directory_sync
 from integrations import crypto
+from integrations.apikeys import api_key_create
 from integrations.connection import connection_test_run
 from integrations.models import ApiKey, AuditEntry, ConnectionTest, IntegrationAccount, JobRun
+from integrations.tasks import account_test_connection
 from presence.certificates import certificate_active
 from presence.sync_models import AcdDelivery, AcdEndpoint, NotificationCertificate, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
@@ -84,6 +87,40 @@ def admin_pages(client: Client, world: World) -> dict[str, str]:
         assert response.status_code == 200, key
         pages[key] = response.content.decode()
     return pages
+
+
+def auth_header_forms(key: str) -> list[dict[str, str]]:
+    """Every way a caller might send a key, right or wrong: each must keep it out of logs."""
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+    return [
+        {"Authorization": f"Bearer {key}"},
+        {"Authorization": f"bearer {key}"},
+        {"Authorization": f"Bearer  {key} "},
+        {"Authorization": f"Bearer {key} trailing"},
+        {"Authorization": f"Basic {key}"},
+        {"Authorization": f"Basic {basic}"},
+        {"Authorization": f"Token {key}"},
+        {"Authorization": key},
+        {"Authorization": f"{key} Bearer"},
+        {"X-API-Key": key},
+        {"X-API-Key": f"Bearer {key}"},
+        {"X-API-Key": f"{key}\t"},
+        {"Authorization": f"Basic {key}", "X-API-Key": key},
+    ]
+
+
+def send_key_every_way(key: str) -> list[str]:
+    """Call the API with `key` in every header form, with DEBUG on (django-ninja logs an
+    unexpected Authorization scheme then); returns the response bodies."""
+    bodies = []
+    with override_settings(DEBUG=True):
+        for headers in auth_header_forms(key):
+            for method, path in (("GET", "/api/v1/agents"), ("POST", "/api/v1/agent-events")):
+                response = Client(headers=headers).generic(
+                    method, path, "{}", content_type="application/json"
+                )
+                bodies.append(response.content.decode())
+    return bodies
 
 
 def _pem_body_lines(pem: str) -> list[str]:
@@ -168,6 +205,9 @@ def secrets_everywhere(
     near_miss = raw_key[:-4] + "AAAA"
     found["a wrong API key"] = near_miss
     errors.append(Client(headers={"X-API-Key": near_miss}).get("/api/v1/agents").content.decode())
+    errors.extend(send_key_every_way(raw_key))
+    errors.extend(send_key_every_way(near_miss))
+    found["API key, Basic-encoded"] = base64.b64encode(f"{raw_key}:".encode()).decode()
 
     # 6. A failing job: the secret replaced by a wrong one, then a directory sync.
     wrong_secret = f"wrong-{secrets.token_urlsafe(20)}"
@@ -180,6 +220,30 @@ def secrets_everywhere(
     account.refresh_from_db()
     failed_test = connection_test_run(test=ConnectionTest.objects.create(account=account))
     assert failed_test.outcome == ConnectionTest.Outcome.FAILED
+
+    # 6b. Secrets not saved: one typed into a refused form (kept sealed for the next
+    #     try), one tested from the form with Test connection, run by the task itself.
+    refused_secret = f"refused-{secrets.token_urlsafe(20)}"
+    refused = admin.post(
+        reverse("integrations:account"),
+        {**account_form, "client_id": "not-a-guid", "client_secret": refused_secret},
+    )
+    assert "kept from your last try" in refused.content.decode()
+    errors.append(refused.content.decode())
+    found["a secret typed into a refused form"] = refused_secret
+    unsaved_secret = f"unsaved-{secrets.token_urlsafe(20)}"
+    admin.post(
+        reverse("integrations:test_connection"),
+        {**account_form, "client_secret": unsaved_secret},
+        headers={"HX-Request": "true"},
+    )
+    unsaved_job = JobRun.objects.get(kind="account.test")
+    account_test_connection(
+        job_id=unsaved_job.pk, attempt=unsaved_job.attempt, **unsaved_job.task_kwargs
+    )
+    unsaved_test = ConnectionTest.objects.get(job=unsaved_job)
+    assert unsaved_test.unsaved and unsaved_test.headline.startswith("Error: Failed to request")
+    found["an unsaved client secret, tested"] = unsaved_secret
 
     # 7. A sign-in with a password that is almost right.
     errors.append(
@@ -228,6 +292,20 @@ def test_no_secret_is_anywhere_in_clear_text(secrets_everywhere):
     assert "page console:audit_log" in haystack.places
     leaks = {name: haystack.holding(value) for name, value in found.items()}
     assert {name: places for name, places in leaks.items() if places} == {}
+
+
+def test_no_form_of_auth_header_puts_the_key_in_a_log(db, caplog):
+    caplog.set_level(logging.DEBUG)
+    _key, raw = api_key_create(actor=None, name="ACD", scopes=["agents:read"])
+    wrong = raw[:-4] + "AAAA"
+
+    bodies = send_key_every_way(raw) + send_key_every_way(wrong)
+
+    haystack = Haystack()
+    haystack.add("logs", caplog.text)
+    haystack.add("responses", "\n".join(bodies))
+    for value in (raw, wrong, base64.b64encode(f"{raw}:".encode()).decode()):
+        assert haystack.holding(value) == []
 
 
 def test_the_search_finds_a_planted_value(sim_tenant, administrator_client, caplog):

@@ -30,3 +30,9 @@ def explode(ctx: JobContext, *, message: str) -> None:
 def sleep_for(ctx: JobContext, *, seconds: float) -> None:
     """A job that takes a while without reporting progress (a long Graph call)."""
     time.sleep(seconds)
+
+
+@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
+def nap(*, seconds: float) -> None:
+    """Plain background work that keeps a worker process busy (no JobRun)."""
+    time.sleep(seconds)

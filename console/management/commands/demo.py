@@ -2,17 +2,20 @@
 
 Runs as one of the `make run` processes. Once the Graph simulator has written
 its demo tenant file, it creates the Teams integration account for that tenant
-the demo contact center's 800 agents and its default presence rule (each only
-when missing), then drives the demo contact center (console/demo_driver.py)
+the demo contact center's 800 agents, its default presence rule and enough
+system users that sign in (each only when missing; system users the tenant
+lost are put back), then drives the demo contact center (console/demo_driver.py)
 and stays up so `make run` keeps every process together.
 """
 
 import json
+import os
 import time
 from pathlib import Path
 
+import requests
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from console.demo import (
     DEMO_UNIT_NAME,
@@ -21,9 +24,11 @@ from console.demo import (
     demo_system_users_ensure,
 )
 from console.demo_driver import DemoDriver
+from console.supervisor import ListenPort, PortInUse, ports_check
 from graph.errors import GraphError
 from integrations.models import LicensingMode
 from integrations.services import account_create, account_get
+from integrations.tasks import secret_expiry_read_enqueue
 
 WAIT_SECONDS = 60
 
@@ -38,10 +43,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="set up, then exit")
         parser.add_argument("--console-url", default="http://127.0.0.1:8000")
-        parser.add_argument("--webhook-port", type=int, default=8190)
+        parser.add_argument(
+            "--webhook-port",
+            type=int,
+            default=int(os.environ.get("DEMO_WEBHOOK_PORT", "").strip() or 8190),
+            help="where the demo contact center receives ACD deliveries (DEMO_WEBHOOK_PORT)",
+        )
         parser.add_argument("--rate", type=float, default=2.0, help="agent events per second")
 
     def handle(self, *args, **options) -> None:
+        if not options["once"]:
+            webhook = ListenPort("127.0.0.1", options["webhook_port"], "DEMO_WEBHOOK_PORT")
+            try:
+                ports_check([webhook])
+            except PortInUse as exc:
+                raise CommandError(str(exc)) from None
         path = demo_tenant_file()
         deadline = time.monotonic() + WAIT_SECONDS
         while not path.exists() and time.monotonic() < deadline:
@@ -50,6 +66,11 @@ class Command(BaseCommand):
             self.stderr.write(f"no simulator demo tenant at {path}; skipping the demo")
             return self._idle()
         tenant = json.loads(path.read_text())
+        if not self._simulator_answers(deadline=time.monotonic() + WAIT_SECONDS):
+            # The file outlives the simulator: checking sign-ins now would mark every
+            # system user as failing.
+            self.stderr.write(f"the simulator at {settings.GRAPH_AUTHORITY_HOST} does not answer")
+            return self._idle()
         self._ensure_account(tenant)
         self._ensure_agents()
         if options["once"]:
@@ -62,8 +83,22 @@ class Command(BaseCommand):
         driver.run(tenant["tenant_id"])
         return self._idle()
 
+    def _simulator_answers(self, *, deadline: float) -> bool:
+        url = f"{settings.GRAPH_AUTHORITY_HOST}/_sim/health"
+        session = requests.Session()
+        session.trust_env = False
+        while True:
+            try:
+                if session.get(url, verify=settings.GRAPH_CA_BUNDLE or True, timeout=5).ok:
+                    return True
+            except requests.RequestException:
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+
     def _idle(self) -> None:
-        # `make run` stops every process when one exits: stay up until Ctrl-C.
+        # Nothing left to do; staying up keeps `make run`'s process list as it started.
         while True:
             time.sleep(3600)
 
@@ -78,10 +113,14 @@ class Command(BaseCommand):
         if demo_rule_ensure():
             self.stdout.write("demo: created the default presence rule for every demo team")
         try:
-            created = demo_system_users_ensure()
+            restored, created = demo_system_users_ensure()
         except Exception as exc:  # the demo goes on without live subscriptions
             self.stderr.write(f"demo: could not create system users: {exc}")
         else:
+            if restored:
+                self.stdout.write(
+                    f"demo: put back {restored} system users the simulator no longer knew"
+                )
             if created:
                 self.stdout.write(f"demo: created {created} system users for subscriptions")
 
@@ -89,7 +128,7 @@ class Command(BaseCommand):
         if account_get() is not None:
             self.stdout.write("demo: the Teams integration account already exists")
             return
-        account_create(
+        account = account_create(
             actor=None,
             fields={
                 "name": f"{tenant.get('name', 'Contoso')} (simulator)",
@@ -101,4 +140,6 @@ class Command(BaseCommand):
             },
             client_secret=tenant["client_secret"],
         )
+        # The expiry bar must not wait for someone to press Test connection.
+        secret_expiry_read_enqueue(account=account)
         self.stdout.write("demo: created the Teams integration account for the simulator tenant")
