@@ -38,9 +38,9 @@ format: install
 test: lint
 	@chromium=$$(./scripts/ensure-chromium $(PY)) && CHROMIUM_PATH="$$chromium" $(PY) -m pytest
 
-# Everything but the browser tests, for a quick loop while editing.
+# The quick loop while editing: no browser, no Celery worker, no simulator process.
 test-fast: install
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m "not browser and not worker and not simulator"
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: install

@@ -152,7 +152,12 @@ def mapping(request: HttpRequest) -> HttpResponse:
 @permission_required("accounts.toggle_teams", raise_exception=True)
 def mapping_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
-    ids = [int(i) for i in request.POST.getlist("agent") if i.isascii() and i.isdigit()]
+    # Ids are 64-bit keys: a longer number names no agent, and SQLite refuses to bind it.
+    ids = [
+        int(i)
+        for i in request.POST.getlist("agent")
+        if i.isascii() and i.isdigit() and int(i) < 2**63
+    ]
     if action == "reenable_all":
         count = services.agents_set_teams_enabled(actor=request.user, agent_ids=None, enabled=True)
         messages.success(request, f"Teams integration re-enabled for {count} agents.")

@@ -6,6 +6,7 @@ from django.test import Client
 
 from integrations import crypto
 from integrations.models import IntegrationAccount
+from presence import webhook_lookups
 from tests.factories import AdministratorFactory, SupervisorFactory
 
 pytest_plugins = [
@@ -23,6 +24,21 @@ def _fresh_rate_limits(settings):
     database); a prefix of its own per test keeps them apart.
     """
     settings.RATELIMIT_KEY_PREFIX = f"ratelimit-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_webhook_lookups():
+    """The webhook remembers subscriptions and clientStates by primary key for 30 s in
+    the process. A test's rolled-back rows hand their keys to the next test on SQLite,
+    so each test starts with nothing remembered."""
+    for cache in (
+        webhook_lookups.recent_subscriptions,
+        webhook_lookups.recent_unknown_subscriptions,
+        webhook_lookups.recent_accounts,
+        webhook_lookups.recent_keys,
+        webhook_lookups.recent_client_states,
+    ):
+        cache.clear()
 
 
 @pytest.fixture

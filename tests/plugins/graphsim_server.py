@@ -300,3 +300,14 @@ def sim_tenant(graphsim: GraphSimServer) -> Iterator[SimTenant]:
     control.reset_clock()
     with contextlib.suppress(GraphSimControlError):
         control.delete_tenant(tenant["tenant_id"])
+
+
+def pytest_collection_modifyitems(items):
+    # `make test-fast` leaves out what needs the simulator's process (and anything that
+    # starts a Celery worker), so the quick loop runs no server at all.
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "graphsim" in fixtures:
+            item.add_marker(pytest.mark.simulator)
+        if "celery_worker_process" in fixtures:
+            item.add_marker(pytest.mark.worker)
