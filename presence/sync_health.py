@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from presence.subscriptions import mapped_users
@@ -126,22 +126,28 @@ def system_users_summary(*, mapped: int | None = None) -> SystemUsersSummary:
 def sync_health_summary(*, now: datetime | None = None) -> SyncHealth:
     """Read the state of presence sync (a handful of queries)."""
     now = now or timezone.now()
-    subscriptions = Subscription.objects.all()
-    active = subscriptions.filter(status=Subscription.Status.ACTIVE)
+    is_active = Q(status=Subscription.Status.ACTIVE)
+    # The dashboard polls this every few seconds: one pass over the subscriptions.
+    subscriptions = Subscription.objects.aggregate(
+        active=Count("pk", filter=is_active),
+        failing=Count(
+            "pk", filter=Q(status__in=(Subscription.Status.FAILED, Subscription.Status.REMOVED))
+        ),
+        expiring=Count("pk", filter=is_active & Q(expires_at__lt=now + EXPIRING_WITHIN)),
+        last=Max("last_notification_at"),
+    )
     mapped = mapped_users().count()
     return SyncHealth(
-        active=active.count(),
-        failing=subscriptions.filter(
-            status__in=(Subscription.Status.FAILED, Subscription.Status.REMOVED)
-        ).count(),
-        expiring=active.filter(expires_at__lt=now + EXPIRING_WITHIN).count(),
+        active=subscriptions["active"],
+        failing=subscriptions["failing"],
+        expiring=subscriptions["expiring"],
         mapped=mapped,
         covered=mapped_users()
         .filter(subscriptions__status=Subscription.Status.ACTIVE)
         .distinct()
         .count(),
         system_users=system_users_summary(mapped=mapped),
-        last_notification_at=subscriptions.aggregate(last=Max("last_notification_at"))["last"],
+        last_notification_at=subscriptions["last"],
         last_delivery=AcdDelivery.objects.order_by("-created_at", "-id").first(),
         dead_letters=AcdDelivery.objects.filter(status=AcdDelivery.Status.DEAD).count(),
     )
