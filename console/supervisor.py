@@ -155,12 +155,13 @@ class Supervisor(Manager):
             if returncode is None:
                 continue
             self._reported.add(name)
+            if self._terminating or self._required_stopped():
+                continue  # stopped with everything else: nothing to explain
             self._system_print(
                 f"{name} stopped (rc={returncode}); it is optional, everything else keeps running\n"
             )
-            if not self._terminating and not self._required_stopped():
-                # honcho took the first stopped process's code as the run's own.
-                self.returncode = None
+            # honcho took the first stopped process's code as the run's own.
+            self.returncode = None
         return self._required_stopped()
 
     def _required_stopped(self) -> bool:
