@@ -43,6 +43,11 @@ INSTALLED_APPS = [
     "presence",
     "console",
 ]
+# The demo contact center and demo seed of `make run`: on with DEBUG unless CCBRIDGE_DEMO
+# says otherwise; never on in production unless asked for.
+CCBRIDGE_DEMO = env_bool("CCBRIDGE_DEMO", DEBUG)
+if CCBRIDGE_DEMO:
+    INSTALLED_APPS.append("demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,24 +1,18 @@
 """Agents from the contact center: upsert (accounts.services), the CSV preview and its
-decoding (accounts.csvimport, accounts.csvencoding), and the demo seed (console.demo).
-The import page is tests/accounts/test_agents_import.py."""
-
-from collections import Counter
+decoding (accounts.csvimport, accounts.csvencoding). The import page is
+tests/accounts/test_agents_import.py; the demo seed, tests/demo/test_seed.py."""
 
 import pytest
 
 from accounts.csvencoding import CsvEncoding
 from accounts.csvimport import csv_preview
-from accounts.matching import MatchRule, MatchStatus
 from accounts.models import Agent, AgentTeam, BusinessUnit
 from accounts.services import (
     AgentInput,
     MappingError,
     agents_upsert,
-    automap_proposals,
     business_unit_upsert,
 )
-from accounts.sync import directory_sync_run
-from console.demo import DEMO_TEAMS, DEMO_UNIT_CODE, demo_agents_ensure
 from integrations.models import AuditEntry
 from tests.accounts.factories import AgentTeamFactory, BusinessUnitFactory
 
@@ -370,31 +364,3 @@ def test_a_file_with_only_a_header_has_no_agent_rows(units):
 
     assert not preview.ok
     assert preview.file_errors == ["The file has no agent rows."]
-
-
-# --- the demo seed -------------------------------------------------------------------
-
-
-def test_the_demo_seed_builds_800_agents_that_auto_map_in_varied_ways(big_account):
-    created = demo_agents_ensure(big_account)
-    directory_sync_run()
-
-    assert created == 800
-    assert demo_agents_ensure(big_account) == 0  # once only
-    unit = BusinessUnit.objects.get(code=DEMO_UNIT_CODE)
-    assert set(unit.teams.values_list("name", flat=True)) == set(DEMO_TEAMS)
-    assert not Agent.objects.filter(teams__isnull=True).exists()
-    proposals = automap_proposals(business_unit=unit)
-    statuses = Counter(p.status for p in proposals)
-    rules = Counter(p.chosen.rule for p in proposals if p.chosen)
-    assert len(proposals) == 800
-    assert statuses[MatchStatus.NONE] == 30
-    assert statuses[MatchStatus.AMBIGUOUS] >= 30  # the 15 pairs sharing an address
-    assert set(rules) == {
-        MatchRule.MAIL,
-        MatchRule.UPN,
-        MatchRule.OTHER_MAIL,
-        MatchRule.PROXY_ADDRESS,
-        MatchRule.NAME,
-    }
-    assert rules[MatchRule.MAIL] >= 400

@@ -88,12 +88,6 @@ def test_make_run_names_every_taken_port_at_once(taken_port):
     assert "set GRAPHSIM_PORT" in str(refused.value)
 
 
-def test_the_demo_command_says_which_variable_moves_its_webhook(taken_port, monkeypatch):
-    monkeypatch.setenv("DEMO_WEBHOOK_PORT", str(taken_port))
-    with pytest.raises(CommandError, match=f"Port {taken_port} is in use: set DEMO_WEBHOOK_PORT"):
-        call_command("demo")
-
-
 def test_the_demo_is_told_its_webhook_port_and_is_the_only_optional_process(settings):
     processes = stack_processes(
         python=PYTHON, host="127.0.0.1", port=8001, sim_port=8444, webhook_port=8191, concurrency=4
@@ -102,6 +96,29 @@ def test_the_demo_is_told_its_webhook_port_and_is_the_only_optional_process(sett
     assert "--console-url http://127.0.0.1:8001" in processes["demo"]
     assert "--port 8444" in processes["graphsim"]
     assert set(OPTIONAL) == {"demo"}
+
+
+def test_without_the_demo_app_there_is_no_demo_process_and_its_port_is_not_checked(
+    settings, taken_port
+):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "demo"]
+    processes = stack_processes(
+        python=PYTHON, host="127.0.0.1", port=8000, sim_port=8443, webhook_port=8190, concurrency=4
+    )
+    assert "demo" not in processes and "graphsim" in processes
+
+    with socket.socket() as web:
+        web.bind(("127.0.0.1", 0))
+        web.listen()
+        with pytest.raises(CommandError) as refused:
+            call_command(
+                "runstack",
+                port=web.getsockname()[1],
+                sim_port=_free_port(),
+                webhook_port=taken_port,
+            )
+    assert "set CCBRIDGE_PORT" in str(refused.value)
+    assert "DEMO_WEBHOOK_PORT" not in str(refused.value)
 
 
 def test_the_interactive_queue_has_a_worker_of_its_own_and_the_other_serves_the_rest(settings):

@@ -1,12 +1,9 @@
 """Saving the account reads its secret's expiry from Graph in the worker, so the
 expiry bar can appear without anyone pressing Test connection."""
 
-from io import StringIO
-
 from django.test import Client
 from django.urls import reverse
 
-from console.management.commands.demo import Command as DemoCommand
 from integrations.models import IntegrationAccount, JobRun
 from tests.integrations.test_account_page import _valid
 from tests.plugins.celery_worker import wait_for
@@ -70,20 +67,3 @@ def test_a_replaced_secret_has_its_expiry_read_again(administrator_client, sim_t
     assert JobRun.objects.filter(kind="account.expiry").count() == 1
     administrator_client.post(URL, _sim_form(sim_tenant, name="Renamed", client_secret=""))
     assert JobRun.objects.filter(kind="account.expiry").count() == 1
-
-
-def test_the_demo_account_has_its_expiry_read_too(celery_worker, sim_tenant):
-    demo = DemoCommand(stdout=StringIO(), stderr=StringIO())
-    demo._ensure_account(
-        {
-            "name": "Contoso",
-            "tenant_id": sim_tenant.tenant_id,
-            "client_id": sim_tenant.client_id,
-            "object_id": sim_tenant.object_id,
-            "client_secret": sim_tenant.client_secret,
-        }
-    )
-
-    account = wait_for(_expiry_read, what="the demo secret's expiry", timeout=30)
-
-    assert account.secret_expiry_source == IntegrationAccount.ExpirySource.GRAPH

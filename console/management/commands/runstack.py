@@ -4,18 +4,23 @@ Used by `make run`: the Graph simulator, the demo contact center, the web
 server, two Celery workers and the Celery beat scheduler, each as its own
 process with prefixed output. Every port is checked before anything starts.
 The demo is optional: when it stops, everything else keeps running.
+
+The demo is the `demo` app's own command, started only when that app is
+installed (see CCBRIDGE_DEMO); this module never imports it. An installed app
+may add lines to the start-up banner with a `stack_banner()` method on its
+AppConfig (the demo lists its logins).
 """
 
 import os
 import sys
 from pathlib import Path
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from honcho.printer import Printer
 
 from config.queues import INTERACTIVE, queues_all
-from console.management.commands.seed_demo import DEMO_LOGINS
 from console.supervisor import ListenPort, PortInUse, Supervisor, ports_check
 
 OPTIONAL = frozenset({"demo"})
@@ -42,7 +47,8 @@ def stack_processes(
     webhook_port: int,
     concurrency: int,
 ) -> dict[str, str]:
-    """{process name: command line} of `make run`; no simulator or demo when sim_port is None.
+    """{process name: command line} of `make run`; no simulator or demo when sim_port is None,
+    and no demo when the demo app is not installed.
 
     Each line starts with `exec`, so the shell that runs it becomes the program and a
     stop signal reaches the program itself."""
@@ -54,10 +60,11 @@ def stack_processes(
             f"exec {python} -m graphsim serve --host 127.0.0.1 --port {sim_port} "
             f"--data-dir {var / 'graphsim'} --seed demo"
         )
-        processes["demo"] = (
-            f"exec {python} manage.py demo --console-url http://127.0.0.1:{port} "
-            f"--webhook-port {webhook_port}"
-        )
+        if apps.is_installed("demo"):
+            processes["demo"] = (
+                f"exec {python} manage.py demo --console-url http://127.0.0.1:{port} "
+                f"--webhook-port {webhook_port}"
+            )
     processes["web"] = f"exec {python} manage.py runserver {host}:{port} --noreload"
     # One consumer per queue: on the filesystem broker two workers taking the same
     # message file race (a copy across filesystems), so the interactive queue is the
@@ -98,17 +105,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         has_simulator = (Path(settings.BASE_DIR) / "graphsim" / "__main__.py").exists()
         with_simulator = has_simulator and not options["no_sim"]
-        ports = [ListenPort(options["host"], options["port"], "CCBRIDGE_PORT")]
-        if with_simulator:
-            ports += [
-                ListenPort("127.0.0.1", options["sim_port"], "GRAPHSIM_PORT"),
-                ListenPort("127.0.0.1", options["webhook_port"], "DEMO_WEBHOOK_PORT"),
-            ]
-        try:
-            ports_check(ports)
-        except PortInUse as exc:
-            raise CommandError(str(exc)) from None
-
         processes = stack_processes(
             python=sys.executable,
             host=options["host"],
@@ -117,10 +113,22 @@ class Command(BaseCommand):
             webhook_port=options["webhook_port"],
             concurrency=options["concurrency"],
         )
+        ports = [ListenPort(options["host"], options["port"], "CCBRIDGE_PORT")]
+        if "graphsim" in processes:
+            ports.append(ListenPort("127.0.0.1", options["sim_port"], "GRAPHSIM_PORT"))
+        if "demo" in processes:
+            ports.append(ListenPort("127.0.0.1", options["webhook_port"], "DEMO_WEBHOOK_PORT"))
+        try:
+            ports_check(ports)
+        except PortInUse as exc:
+            raise CommandError(str(exc)) from None
+
         url = f"http://{options['host']}:{options['port']}/"
         self.stdout.write(self.style.SUCCESS(f"\nccbridge console: {url}"))
-        for username, password, role, *_ in DEMO_LOGINS:
-            self.stdout.write(f"  {role:<14} {username} / {password}")
+        for config in apps.get_app_configs():
+            if hasattr(config, "stack_banner"):
+                for line in config.stack_banner():
+                    self.stdout.write(line)
         self.stdout.write("Press Ctrl-C to stop everything.\n")
 
         manager = Supervisor(Printer(sys.stdout), optional=OPTIONAL)

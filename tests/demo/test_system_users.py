@@ -3,7 +3,7 @@ lost and counts only accounts that sign in."""
 
 import pytest
 
-from console.demo import DEMO_AGENTS, demo_system_users_ensure
+from demo.seed import DEMO_AGENTS, demo_system_users_ensure
 from integrations import crypto
 from presence.sync_models import SystemUser
 from presence.system_users import (

@@ -1,4 +1,5 @@
-"""Demo data for `make run`: a contact center whose agents match the demo tenant in varied ways.
+"""Demo data for `make run`: the integration account for the simulator's demo tenant,
+and a contact center whose agents match that tenant in varied ways.
 
 The agents are built from the simulator's users read through Graph (the
 console never imports the simulator), so every matching rule and every
@@ -12,8 +13,8 @@ from accounts.services import AgentInput, agents_upsert, business_unit_upsert
 from graph.directory import list_users
 from integrations import crypto
 from integrations.graphlink import app_graph_client, token_cache_save
-from integrations.models import IntegrationAccount
-from integrations.services import account_get
+from integrations.models import IntegrationAccount, LicensingMode
+from integrations.services import account_create, account_get
 from presence.models import PresenceRule
 from presence.services import PublisherRowInput as Pub
 from presence.services import SubscriberRowInput as Sub
@@ -40,6 +41,27 @@ PLAN = (
     ("no_match", 30),
 )
 DEMO_AGENTS = sum(count for _kind, count in PLAN)
+
+
+def demo_account_ensure(tenant: dict) -> IntegrationAccount | None:
+    """Create the Teams integration account for the simulator's demo tenant (the
+    contents of its demo-tenant.json) unless an account exists; returns the new one.
+    """
+    if account_get() is not None:
+        return None
+    account = account_create(
+        actor=None,
+        fields={
+            "name": f"{tenant.get('name', 'Contoso')} (simulator)",
+            "object_id": tenant["object_id"],
+            "tenant": tenant["tenant_id"],
+            "client_id": tenant["client_id"],
+            "licensing_mode": LicensingMode.PRODUCTION,
+            "phone_types": ["business", "mobile", "fax"],
+        },
+        client_secret=tenant["client_secret"],
+    )
+    return account
 
 
 def _agent(kind: str, index: int, user) -> AgentInput:

@@ -4,7 +4,7 @@ Runs as one of the `make run` processes. Once the Graph simulator has written
 its demo tenant file, it creates the Teams integration account for that tenant
 the demo contact center's 800 agents, its default presence rule and enough
 system users that sign in (each only when missing; system users the tenant
-lost are put back), then drives the demo contact center (console/demo_driver.py)
+lost are put back), then drives the demo contact center (demo/driver.py)
 and stays up so `make run` keeps every process together.
 """
 
@@ -17,17 +17,17 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from console.demo import (
+from console.supervisor import ListenPort, PortInUse, ports_check
+from demo.driver import DemoDriver
+from demo.seed import (
     DEMO_UNIT_NAME,
+    demo_account_ensure,
     demo_agents_ensure,
     demo_rule_ensure,
     demo_system_users_ensure,
 )
-from console.demo_driver import DemoDriver
-from console.supervisor import ListenPort, PortInUse, ports_check
 from graph.errors import GraphError
-from integrations.models import LicensingMode
-from integrations.services import account_create, account_get
+from integrations.services import account_get
 from integrations.tasks import secret_expiry_read_enqueue
 
 WAIT_SECONDS = 60
@@ -125,21 +125,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"demo: created {created} system users for subscriptions")
 
     def _ensure_account(self, tenant: dict) -> None:
-        if account_get() is not None:
+        account = demo_account_ensure(tenant)
+        if account is None:
             self.stdout.write("demo: the Teams integration account already exists")
             return
-        account = account_create(
-            actor=None,
-            fields={
-                "name": f"{tenant.get('name', 'Contoso')} (simulator)",
-                "object_id": tenant["object_id"],
-                "tenant": tenant["tenant_id"],
-                "client_id": tenant["client_id"],
-                "licensing_mode": LicensingMode.PRODUCTION,
-                "phone_types": ["business", "mobile", "fax"],
-            },
-            client_secret=tenant["client_secret"],
-        )
         # The expiry bar must not wait for someone to press Test connection.
         secret_expiry_read_enqueue(account=account)
         self.stdout.write("demo: created the Teams integration account for the simulator tenant")
