@@ -33,14 +33,37 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The suite runs in two passes that together run every test once: all but the `serial`
+# tests spread over TEST_WORKERS processes (pytest-xdist, each with its own database, var/
+# folder and Celery queue), then the `serial` tests alone, as they time or kill processes.
+# A pass with nothing to run (pytest's exit code 5) is no failure; both empty is one.
+TEST_WORKERS ?= 2
+define pytest_passes
+status=0; ran=0; \
+for pass in parallel serial; do \
+	if [ $$pass = parallel ]; then \
+		$(PY) -m pytest -n $(TEST_WORKERS) -m "$(if $(1),($(1)) and )not serial" $(2); \
+	else \
+		$(PY) -m pytest -m "$(if $(1),($(1)) and )serial" $(2); \
+	fi; \
+	rc=$$?; \
+	case $$rc in 0) ran=1 ;; 5) ;; *) status=$$rc ;; esac; \
+done; \
+if [ $$status -ne 0 ]; then exit $$status; fi; \
+if [ $$ran -eq 0 ]; then echo "no tests ran" >&2; exit 5; fi
+endef
+
 # Browser tests need a Chromium: scripts/ensure-chromium finds or installs one, or says
 # what to install, before any test runs.
 test: lint
-	@chromium=$$(./scripts/ensure-chromium $(PY)) && CHROMIUM_PATH="$$chromium" $(PY) -m pytest
+	@chromium=$$(./scripts/ensure-chromium $(PY)) || exit $$?; \
+	export CHROMIUM_PATH="$$chromium"; \
+	$(call pytest_passes,,)
 
-# The quick loop while editing: no browser, no Celery worker, no simulator process.
+# The quick loop while editing: no browser, no Celery worker, no simulator process, and
+# the property and fuzz tests with a few examples each (tests/plugins/hypothesis_profiles.py).
 test-fast: install
-	$(PY) -m pytest -m "not browser and not worker and not simulator"
+	@$(call pytest_passes,not browser and not worker and not simulator,--hypothesis-profile fast)
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: install

@@ -13,7 +13,15 @@ pytest_plugins = [
     "tests.plugins.graphsim_server",
     "tests.plugins.celery_worker",
     "tests.plugins.browser",
+    "tests.plugins.hypothesis_profiles",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Users are made with a password and mostly signed in with force_login: the
+    production hasher's 1.5 million PBKDF2 rounds would cost about a second a user."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

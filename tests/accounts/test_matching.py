@@ -21,6 +21,7 @@ from accounts.matching import (
     propose,
 )
 from accounts.ranking import rank_candidates
+from tests.plugins.hypothesis_profiles import examples
 
 _ids = itertools.count(1)
 
@@ -575,7 +576,7 @@ agents_strategy = st.lists(
 )
 mapped_agents_strategy = st.frozensets(st.sampled_from(AGENT_IDS), max_size=2)
 mapped_users_strategy = st.frozensets(st.sampled_from(USER_IDS), max_size=2)
-properties = settings(max_examples=200, deadline=None)
+properties = settings(max_examples=examples(200), deadline=None)
 
 
 @properties

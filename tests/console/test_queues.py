@@ -64,6 +64,7 @@ def test_each_kind_of_work_has_a_queue_of_its_own_under_the_sessions_queue(task_
 
 
 @pytest.mark.worker
+@pytest.mark.serial  # a time bound: a neighbour's load would delay the job, not the code
 def test_a_persons_job_starts_while_bulk_work_is_still_queued(celery_worker):
     bulk = settings.TASK_QUEUES[BULK]
     for _ in range(FLOOD):
@@ -84,6 +85,7 @@ def test_a_persons_job_starts_while_bulk_work_is_still_queued(celery_worker):
 
 
 @pytest.mark.worker
+@pytest.mark.serial
 @pytest.mark.skipif(_on_redis(), reason="the embedded filesystem broker's polling")
 def test_the_embedded_broker_drains_far_faster_than_the_demo_adds_work(celery_worker):
     # kombu's default polling (1 s whenever the worker's prefetch is full) drained

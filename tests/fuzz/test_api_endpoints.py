@@ -16,6 +16,7 @@ from presence.models import AcdState
 from presence.services import reason_codes_ensure
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.fuzz.conftest import row_counts
+from tests.plugins.hypothesis_profiles import examples
 
 AGENTS = "/api/v1/agents"
 UNITS = "/api/v1/business-units"
@@ -24,7 +25,7 @@ EVENTS = "/api/v1/agent-events"
 # The database, the key and the unit below are shared by every example: each example
 # compares row counts around its own request, and a refused request writes nothing.
 FUZZ = settings(
-    max_examples=50,
+    max_examples=examples(50),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from config.api import PROBLEM_CONTENT_TYPE, api
 from config.wsgi import application
+from tests.plugins.hypothesis_profiles import examples
 
 SCHEMA_PATH = "/api/v1/openapi.json"
 EXAMPLES_PER_OPERATION = 40
@@ -68,7 +69,7 @@ def test_the_schema_is_the_one_the_console_serves(admin_client):
 
 @schema.parametrize()
 @settings(
-    max_examples=EXAMPLES_PER_OPERATION,
+    max_examples=examples(EXAMPLES_PER_OPERATION),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

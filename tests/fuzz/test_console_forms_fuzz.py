@@ -35,6 +35,7 @@ from tests.accounts.factories import (
 )
 from tests.factories import SupervisorFactory
 from tests.fuzz.conftest import row_counts
+from tests.plugins.hypothesis_profiles import examples
 from tests.presence.factories import PresenceRuleFactory
 from tests.presence.support_webhook import account_create
 
@@ -44,7 +45,7 @@ NO_SUCH_ID = 2**31 - 7
 # The signed-in client and the objects below are shared by every example: each example
 # compares row counts around its own POST, and every POST is invalid (see the anchors).
 FUZZ = settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -22,6 +22,7 @@ from accounts.models import Agent, AgentImportUpload
 from tests.accounts.factories import BusinessUnitFactory
 from tests.factories import AdministratorFactory
 from tests.fuzz.conftest import row_counts
+from tests.plugins.hypothesis_profiles import examples
 
 IMPORT = reverse("accounts:agents_import")
 HEADER = ",".join(REQUIRED_COLUMNS)
@@ -29,7 +30,7 @@ HEADER = ",".join(REQUIRED_COLUMNS)
 # The signed-in client, the database and the unit are shared by every example: each one
 # compares row counts around its own requests and removes the agents it imported.
 FUZZ = settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from presence.notifications import LIFECYCLE_EVENTS
 from presence.sync_models import AcdDelivery, AgentPresence, SyncRecord
 from presence.teams_to_acd import notifications_apply
+from tests.plugins.hypothesis_profiles import examples
 from tests.presence.support_webhook import (
     TokenSigner,
     acd_endpoint_set,
@@ -41,7 +42,7 @@ JUNK_USER = "0f1e2d3c-4b5a-4968-8776-655443322110"
 # Shared fixtures (database, signed client, queue) are reused by every example: each
 # example clears the queue first and asserts only on what its own POST did.
 FUZZ = settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -266,7 +266,7 @@ def test_an_internal_call_posted_to_the_api_does_nothing_to_teams(
         "0001-01-01T00:00:00+01:00",  # year 1 BC in UTC: stored, never read back
         "9999-12-31T23:00:00-05:00",  # past 9999 in UTC
         "1999-12-31T23:59:59Z",
-        (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        pytest.param((datetime.now(UTC) + timedelta(days=2)).isoformat(), id="two-days-ahead"),
     ],
 )
 def test_a_time_out_of_range_or_absurd_is_refused_naming_the_field(

@@ -41,6 +41,7 @@ from presence.rules_preview import (
     preview_publisher,
     preview_subscriber,
 )
+from tests.plugins.hypothesis_profiles import examples
 
 FOUR_HOURS = timedelta(hours=4)
 ON_A_CALL = SetPresence("Busy", "InACall", FOUR_HOURS)
@@ -642,7 +643,7 @@ def assert_settable(action: object) -> None:
     assert timedelta(minutes=5) <= action.session <= timedelta(hours=4)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(valid_rules(), STATES, st.none() | REASONS | st.text(max_size=5))
 def test_a_valid_rule_only_ever_asks_teams_for_settable_presence(
     spec: RuleSpec, state: AcdState, reason: str | None
@@ -662,7 +663,7 @@ ANY_PAIR = st.sampled_from(SETTABLE_PAIRS) | st.tuples(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(ANY_PAIR, EDGE_SESSIONS, STATES)
 def test_validation_accepts_exactly_what_teams_accepts(
     pair: tuple[str, str], session: timedelta, state: AcdState
@@ -675,7 +676,7 @@ def test_validation_accepts_exactly_what_teams_accepts(
         assert_settable(publisher_action(spec, state))
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(st.none() | st.builds(RuleRef, st.integers(1, 4), st.sampled_from(["A", "B"])), st.data())
 def test_the_effective_rule_ignores_the_order_of_teams(
     agent_rule: RuleRef | None, data: st.DataObject
@@ -708,7 +709,7 @@ def test_the_effective_rule_ignores_the_order_of_teams(
 JUNK = st.none() | st.integers() | st.text(max_size=8)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     st.builds(
         RuleSpec,
@@ -750,7 +751,7 @@ def test_validation_reports_problems_and_never_raises(
     assert all(isinstance(problem, RuleProblem) and problem.message for problem in problems)
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(valid_rules((Direction.SUBSCRIBER, Direction.BOTH)), st.data())
 def test_subscriber_targets_are_deterministic_and_specific_rows_win(
     spec: RuleSpec, data: st.DataObject

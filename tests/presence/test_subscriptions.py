@@ -33,6 +33,7 @@ from presence.subscriptions import (
 from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
 from presence.system_users import system_user_add, system_user_check, system_user_graph_client
 from tests.plugins.celery_worker import wait_for
+from tests.plugins.hypothesis_profiles import examples
 from tests.presence.outbound_support import publishing_rule, sim_calls
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
@@ -92,7 +93,7 @@ def situations(draw):
 
 
 @given(situations())
-@hsettings(max_examples=300, deadline=None)
+@hsettings(max_examples=examples(300), deadline=None)
 def test_no_slot_exceeds_capacity_and_every_wanted_user_is_placed_once(situation):
     current, wanted, capacity = situation
     planned = plan(current, wanted, capacity)
@@ -106,7 +107,7 @@ def test_no_slot_exceeds_capacity_and_every_wanted_user_is_placed_once(situation
 
 
 @given(st.integers(0, 120), st.integers(1, 10), st.integers(1, 12))
-@hsettings(max_examples=200, deadline=None)
+@hsettings(max_examples=examples(200), deadline=None)
 def test_from_nothing_the_count_is_ceil_n_over_capacity(n, capacity, slots):
     wanted = ids(n)
     planned = plan({k: set() for k in range(slots)}, wanted, capacity)
@@ -127,7 +128,7 @@ def small_changes(draw):
 
 
 @given(small_changes())
-@hsettings(max_examples=300, deadline=None)
+@hsettings(max_examples=examples(300), deadline=None)
 def test_a_small_change_touches_few_subscriptions(change):
     capacity, slots, base, removed, added = change
     before = plan({k: set() for k in range(slots)}, base, capacity)

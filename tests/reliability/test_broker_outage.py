@@ -30,7 +30,7 @@ from tests.presence.outbound_support import (
     sim_presence,
 )
 
-pytestmark = [pytest.mark.worker]
+pytestmark = [pytest.mark.worker, pytest.mark.serial]
 
 
 def all_applied() -> bool:

@@ -26,7 +26,7 @@ from tests.presence.outbound_support import (
     sim_presence,
 )
 
-pytestmark = [pytest.mark.worker]
+pytestmark = [pytest.mark.worker, pytest.mark.serial]
 
 PAGES = ("console:dashboard", "sync:board", "console:job_list", "accounts:directory")
 

@@ -45,7 +45,7 @@ from tests.plugins.celery_worker import wait_for
 from tests.presence.outbound_support import enabled_users, mapped_agent, publishing_rule
 from tests.presence.support_sync import SYSTEM_PASSWORD, sim_system_user
 
-pytestmark = [pytest.mark.worker]
+pytestmark = [pytest.mark.worker, pytest.mark.serial]
 
 DELTA = r"/users/delta"
 TOKEN = r"/oauth2/v2.0/token"

@@ -19,7 +19,7 @@ from tests.presence.support_webhook import (
 )
 from tests.reliability.worker_tasks import hold
 
-pytestmark = [pytest.mark.worker]
+pytestmark = [pytest.mark.worker, pytest.mark.serial]
 
 # docs/graph.md, "Change notifications": answer 2xx within 3 s (202 when queued).
 GRAPH_ACK_DEADLINE_SECONDS = 3

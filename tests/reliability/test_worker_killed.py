@@ -39,7 +39,7 @@ from tests.presence.outbound_support import (
     sim_presence,
 )
 
-pytestmark = [pytest.mark.worker]
+pytestmark = [pytest.mark.worker, pytest.mark.serial]
 
 # More than two of Graph's 999-user pages, so the kill lands between saved pages.
 LARGE_TENANT_USERS = 2500
