@@ -1,5 +1,6 @@
 """/healthz and the dashboard's system status."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -68,7 +69,6 @@ def test_beat_schedules_the_heartbeat_within_the_staleness_window(settings):
     assert entry["schedule"] < settings.HEARTBEAT_STALE_AFTER_SECONDS / 2
 
 
-@pytest.mark.serial  # the page must render within the second the heartbeat was recorded in
 @pytest.mark.parametrize("broken", [False, True])
 def test_dashboard_shows_each_check(administrator_client, broken):
     heartbeat_record()
@@ -76,5 +76,7 @@ def test_dashboard_shows_each_check(administrator_client, broken):
     with override_settings(**({"CELERY_BROKER_URL": broker} if broker else {})):
         page = administrator_client.get(reverse("console:dashboard")).content.decode()
     assert 'data-check="worker"' in page
-    assert "last heartbeat 0 s ago" in page
+    # Seconds since the beat just recorded: a loaded machine may take a few to render.
+    age = re.search(r"last heartbeat (\d+) s ago", page)
+    assert age is not None and int(age.group(1)) <= 10
     assert ('class="check fail" data-check="broker"' in page) is broken
