@@ -1,33 +1,27 @@
-"""The control API under ``/_sim/`` (loopback clients only): create tenants,
-apps and users, act as a user in Teams, inject faults, fire lifecycle events
-and read the call log. JSON in, JSON out; errors are ``{"error": "..."}``."""
+"""Control API: tenants, app registrations and their client secrets."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import random
 from datetime import timedelta
 from typing import Any
 
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Request
 
-from graphsim import errors, presence, seed
-from graphsim.apps import application_json
-from graphsim.control_common import ControlError, body_of, tenant_of
-from graphsim.control_directory import (
-    create_group,
-    create_user,
-    delete_user,
-    list_groups,
-    list_users,
-    set_mfa,
-    set_presence,
-    update_user,
+from graphsim.applications import application_json
+from graphsim.control.common import (
+    ID,
+    TENANT,
+    ControlError,
+    ControlRoute,
+    body_of,
+    route,
+    tenant_of,
 )
-from graphsim.errors import GraphError, iso, json_response, parse_iso, utcnow
-from graphsim.seed import build_app, build_tenant, make_secret_value
-from graphsim.sim import LIFECYCLE_EVENTS, Sim
-from graphsim.state import DNS_RE, App, Secret, Tenant, new_id
+from graphsim.core.errors import iso, parse_iso, utcnow
+from graphsim.core.seed import build_app, build_tenant, make_secret_value
+from graphsim.core.sim import Sim
+from graphsim.core.state import DNS_RE, App, Secret, Tenant, new_id
 
 MAX_GENERATED_USERS = 200_000
 
@@ -65,18 +59,6 @@ def app_view(app: App, secret: str | None = None) -> dict[str, Any]:
     return view
 
 
-# --- handlers ------------------------------------------------------------------------
-
-
-def health(sim: Sim, req: Request) -> tuple[int, Any]:
-    return 200, {
-        "status": "ok",
-        "tenants": len(sim.store.all_tenants()),
-        "unsaved_tenants": sim.tenant_files.unsaved(),
-        "time": iso(utcnow()),
-    }
-
-
 def create_tenant(sim: Sim, req: Request) -> tuple[int, Any]:
     body = body_of(req)
     domain = str(body.get("domain") or "").lower()
@@ -107,9 +89,7 @@ def list_tenants(sim: Sim, req: Request) -> tuple[int, Any]:
 
 def delete_tenant(sim: Sim, req: Request, t: str) -> tuple[int, Any]:
     tenant = tenant_of(sim, t)
-    for sub in sim.registry.of_tenant(tenant.id):
-        sim.registry.remove(sub.id)
-    sim.store.remove_tenant(tenant)
+    sim.remove_tenant(tenant)
     return 204, None
 
 
@@ -164,7 +144,7 @@ def add_secret(sim: Sim, req: Request, t: str, c: str) -> tuple[int, Any]:
     tenant = tenant_of(sim, t)
     with tenant.lock:
         app = _app(tenant, c)
-        value = make_secret_value(seed.random.Random())
+        value = make_secret_value(random.Random())
         secret = Secret(
             key_id=new_id(),
             value=value,
@@ -197,155 +177,16 @@ def delete_secret(sim: Sim, req: Request, t: str, c: str, k: str) -> tuple[int, 
     return 204, None
 
 
-def add_fault(sim: Sim, req: Request) -> tuple[int, Any]:
-    try:
-        return 201, sim.add_fault(body_of(req)).view()
-    except (ValueError, re.error) as exc:
-        raise ControlError(400, str(exc)) from None
-
-
-def list_faults(sim: Sim, req: Request) -> tuple[int, Any]:
-    return 200, {"value": [f.view() for f in sim.faults()]}
-
-
-def clear_faults(sim: Sim, req: Request) -> tuple[int, Any]:
-    sim.clear_faults()
-    return 204, None
-
-
-def lifecycle(sim: Sim, req: Request, s: str) -> tuple[int, Any]:
-    event = body_of(req).get("event")
-    if event not in LIFECYCLE_EVENTS:
-        raise ControlError(400, f"event must be one of {', '.join(LIFECYCLE_EVENTS)}")
-    sub = sim.registry.get(s)
-    if sub is None:
-        raise ControlError(404, f"no subscription {s}")
-    return 202, {"queued": sim.lifecycle(sub, event)}
-
-
-def list_subscriptions(sim: Sim, req: Request) -> tuple[int, Any]:
-    wanted = req.args.get("tenant")
-    tenant = sim.store.tenant(wanted) if wanted else None
-    subs = sim.registry.of_tenant(tenant.id) if tenant else list(sim.registry.subs.values())
-    return 200, {
-        "value": [
-            {
-                **s.graph(""),
-                "clientState": s.client_state,
-                "tenantId": s.tenant_id,
-                "watched": sorted(s.user_ids),
-            }
-            for s in subs
-        ]
-    }
-
-
-def calls(sim: Sim, req: Request) -> tuple[int, Any]:
-    since = parse_iso(req.args.get("since")) if req.args.get("since") else None
-    cutoff = since.timestamp() if since else 0.0
-    tenant, app = req.args.get("tenant"), req.args.get("app")
-    value = [
-        {k: v for k, v in c.items() if not k.startswith("_")}
-        for c in list(sim.calls)
-        if c["_ts"] >= cutoff
-        and (not tenant or c["tenant"] == tenant)
-        and (not app or c["app"] == app)
-    ]
-    return 200, {"value": value}
-
-
-def advance_clock(sim: Sim, req: Request) -> tuple[int, Any]:
-    seconds = float(body_of(req).get("seconds", 0))
-    if seconds < 0:
-        raise ControlError(400, "the clock only moves forward")
-    now = errors.advance_clock(seconds)
-    presence.expire_all(sim)
-    sim.registry.drop_expired()
-    return 200, {"now": iso(now)}
-
-
-def reset_clock(sim: Sim, req: Request) -> tuple[int, Any]:
-    errors.reset_clock()
-    return 204, None
-
-
-def deliveries(sim: Sim, req: Request) -> tuple[int, Any]:
-    return 200, {"value": list(sim.notifier.log.entries)}
-
-
-Route = tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]]
-_T, _ID = r"(?P<t>[^/]+)", r"[^/]+"
-ROUTES: list[Route] = [
-    (m, re.compile(p), h)
-    for m, p, h in [
-        ("GET", r"/_sim/health", health),
-        ("POST", r"/_sim/tenants", create_tenant),
-        ("GET", r"/_sim/tenants", list_tenants),
-        ("DELETE", rf"/_sim/tenants/{_T}", delete_tenant),
-        ("POST", rf"/_sim/tenants/{_T}/apps", create_app),
-        ("GET", rf"/_sim/tenants/{_T}/apps/(?P<c>{_ID})", get_app),
-        ("PATCH", rf"/_sim/tenants/{_T}/apps/(?P<c>{_ID})", update_app),
-        ("DELETE", rf"/_sim/tenants/{_T}/apps/(?P<c>{_ID})", delete_app),
-        ("POST", rf"/_sim/tenants/{_T}/apps/(?P<c>{_ID})/secrets", add_secret),
-        ("PATCH", rf"/_sim/tenants/{_T}/apps/(?P<c>{_ID})/secrets/(?P<k>{_ID})", update_secret),
-        ("DELETE", rf"/_sim/tenants/{_T}/apps/(?P<c>{_ID})/secrets/(?P<k>{_ID})", delete_secret),
-        ("GET", rf"/_sim/tenants/{_T}/users", list_users),
-        ("POST", rf"/_sim/tenants/{_T}/users", create_user),
-        ("PATCH", rf"/_sim/tenants/{_T}/users/(?P<u>{_ID})", update_user),
-        ("DELETE", rf"/_sim/tenants/{_T}/users/(?P<u>{_ID})", delete_user),
-        ("POST", rf"/_sim/tenants/{_T}/users/(?P<u>{_ID})/presence", set_presence),
-        ("POST", rf"/_sim/tenants/{_T}/users/(?P<u>{_ID})/mfa", set_mfa),
-        ("POST", rf"/_sim/tenants/{_T}/groups", create_group),
-        ("GET", rf"/_sim/tenants/{_T}/groups", list_groups),
-        ("POST", r"/_sim/faults", add_fault),
-        ("GET", r"/_sim/faults", list_faults),
-        ("DELETE", r"/_sim/faults", clear_faults),
-        ("POST", r"/_sim/subscriptions/(?P<s>[^/]+)/lifecycle", lifecycle),
-        ("GET", r"/_sim/subscriptions", list_subscriptions),
-        ("GET", r"/_sim/calls", calls),
-        ("GET", r"/_sim/deliveries", deliveries),
-        ("POST", r"/_sim/clock", advance_clock),
-        ("DELETE", r"/_sim/clock", reset_clock),
-    ]
+_APP = rf"/_sim/tenants/{TENANT}/apps/(?P<c>{ID})"
+ROUTES: list[ControlRoute] = [
+    route("POST", r"/_sim/tenants", create_tenant),
+    route("GET", r"/_sim/tenants", list_tenants),
+    route("DELETE", rf"/_sim/tenants/{TENANT}", delete_tenant),
+    route("POST", rf"/_sim/tenants/{TENANT}/apps", create_app, keeps=True),
+    route("GET", _APP, get_app),
+    route("PATCH", _APP, update_app, keeps=True),
+    route("DELETE", _APP, delete_app, keeps=True),
+    route("POST", rf"{_APP}/secrets", add_secret, keeps=True),
+    route("PATCH", rf"{_APP}/secrets/(?P<k>{ID})", update_secret, keeps=True),
+    route("DELETE", rf"{_APP}/secrets/(?P<k>{ID})", delete_secret, keeps=True),
 ]
-
-
-# Handlers whose changes are kept across a restart (graphsim.persist); users
-# added, changed or removed are noted by the tenant itself.
-DIRECTORY_CHANGES = frozenset(
-    [create_app, update_app, delete_app, add_secret, update_secret, delete_secret, update_user,
-     set_mfa, create_group]
-)  # fmt: skip
-
-
-def _note_change(sim: Sim, ident: str) -> None:
-    tenant = sim.store.tenant(ident)
-    if tenant is not None:
-        with tenant.lock:
-            tenant.changed()
-
-
-def _is_loopback(addr: str | None) -> bool:
-    return bool(addr) and (addr == "::1" or str(addr).startswith("127."))
-
-
-def handle(sim: Sim, request: Request, base: str) -> Response:
-    """Answer a ``/_sim/`` request; only loopback clients are served (403 otherwise)."""
-    if not _is_loopback(request.remote_addr):
-        return json_response({"error": "the control API only answers loopback clients"}, 403)
-    path = request.path.rstrip("/")
-    try:
-        for method, pattern, handler in ROUTES:
-            match = pattern.fullmatch(path)
-            if match and method == request.method:
-                status, body = handler(sim, request, **match.groupdict())
-                if handler in DIRECTORY_CHANGES:
-                    _note_change(sim, match.group("t"))
-                if body is None:
-                    return Response(status=status)
-                return json_response(body, status)
-        raise ControlError(404, f"no control endpoint {request.method} {path}")
-    except ControlError as err:
-        return json_response({"error": str(err)}, err.status)
-    except GraphError as err:
-        return json_response({"error": err.message}, err.status)

@@ -1,55 +1,12 @@
-"""Which permissions each Graph operation accepts (application / delegated)."""
+"""Permission checks: each Graph area names, per operation, the application
+and the delegated permissions that allow it (a ``Perms`` pair)."""
 
 from __future__ import annotations
 
-from graphsim.call import Call
-from graphsim.errors import GraphError
+from graphsim.core.call import Call
+from graphsim.core.errors import GraphError
 
 Perms = tuple[tuple[str, ...], tuple[str, ...]]
-
-USER_READ: Perms = (
-    ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
-    (
-        "User.Read.All",
-        "User.ReadWrite.All",
-        "User.ReadBasic.All",
-        "Directory.Read.All",
-        "Directory.AccessAsUser.All",
-    ),
-)
-USER_CREATE: Perms = (
-    ("User.ReadWrite.All", "User.Create", "Directory.ReadWrite.All"),
-    ("User.ReadWrite.All", "Directory.AccessAsUser.All"),
-)
-USER_WRITE: Perms = (
-    ("User.ReadWrite.All", "Directory.ReadWrite.All"),
-    ("User.ReadWrite.All", "Directory.AccessAsUser.All"),
-)
-GROUP_MEMBERS: Perms = (
-    (
-        "GroupMember.Read.All",
-        "Group.Read.All",
-        "GroupMember.ReadWrite.All",
-        "Group.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ),
-    ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
-)
-APPLICATION_READ: Perms = (
-    ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
-    ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
-)
-PRESENCE_READ: Perms = (
-    ("Presence.Read.All", "Presence.ReadWrite.All"),
-    ("Presence.Read.All", "Presence.ReadWrite.All"),
-)
-PRESENCE_WRITE: Perms = (
-    ("Presence.ReadWrite.All",),
-    ("Presence.ReadWrite", "Presence.ReadWrite.All"),
-)
-# Presence subscriptions are delegated-only (docs/graph.md).
-PRESENCE_SUBSCRIBE: Perms = ((), ("Presence.Read.All", "Presence.ReadWrite.All"))
 
 
 def require(call: Call, perms: Perms) -> None:

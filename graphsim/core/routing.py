@@ -4,48 +4,14 @@ Graph's error JSON. Used for top-level requests and ``$batch`` items alike."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
-from graphsim import apps, batch, groups, presence, subscriptions, users
-from graphsim.call import Call, Result
-from graphsim.errors import GraphError, graph_error_body
-from graphsim.tokens import verify_bearer
+from graphsim.core.auth import verify_bearer
+from graphsim.core.call import Call, Result
+from graphsim.core.errors import GraphError, graph_error_body
+from graphsim.core.sim import Fault, GraphRoute, Handler, Sim
 
-if TYPE_CHECKING:
-    from graphsim.sim import Fault, Sim
-
-Handler = Callable[..., Result]
-_ME_OR_USER = r"(?:/users/(?P<uid>[^/]+)|/me)"
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", r"/users", users.list_users),
-    ("POST", r"/users", users.create_user),
-    ("GET", r"/users/delta(?:\(\))?", users.delta),
-    ("GET", r"/me", users.get_me),
-    ("GET", _ME_OR_USER + r"/presence", presence.get_presence),
-    ("POST", _ME_OR_USER + r"/presence/setPresence", presence.set_presence),
-    ("POST", _ME_OR_USER + r"/presence/clearPresence", presence.clear_presence),
-    ("POST", _ME_OR_USER + r"/presence/setUserPreferredPresence", presence.set_preferred),
-    ("POST", _ME_OR_USER + r"/presence/clearUserPreferredPresence", presence.clear_preferred),
-    ("GET", r"/users/(?P<uid>[^/]+)", users.get_user),
-    ("PATCH", r"/users/(?P<uid>[^/]+)", users.update_user),
-    ("DELETE", r"/users/(?P<uid>[^/]+)", users.delete_user),
-    ("GET", r"/groups/(?P<gid>[^/]+)/members", groups.group_members),
-    ("GET", r"/applications", apps.list_applications),
-    ("GET", r"/applications\(appId='(?P<appid>[^']+)'\)", apps.get_application_by_app_id),
-    ("GET", r"/applications/(?P<oid>[^/]+)", apps.get_application),
-    ("GET", r"/communications/presences", presence.list_presences),
-    ("GET", r"/communications/presences/(?P<uid>[^/]+)", presence.get_presence),
-    ("POST", r"/communications/getPresencesByUserId", presence.get_presences_by_user_id),
-    ("GET", r"/subscriptions", subscriptions.list_all),
-    ("POST", r"/subscriptions", subscriptions.create),
-    ("GET", r"/subscriptions/(?P<sid>[^/]+)", subscriptions.get_one),
-    ("PATCH", r"/subscriptions/(?P<sid>[^/]+)", subscriptions.update),
-    ("DELETE", r"/subscriptions/(?P<sid>[^/]+)", subscriptions.delete),
-    ("POST", r"/subscriptions/(?P<sid>[^/]+)/reauthorize", subscriptions.reauthorize),
-    ("POST", r"/\$batch", batch.handle),
-]
-_COMPILED = [(m, re.compile(p + r"/?", re.IGNORECASE), h) for m, p, h in ROUTES]
 FAULT_CODES = {
     400: "BadRequest",
     401: "InvalidAuthenticationToken",
@@ -58,22 +24,6 @@ FAULT_CODES = {
     503: "ServiceUnavailable",
     504: "GatewayTimeout",
 }
-
-
-def _route(method: str, path: str) -> tuple[Handler, dict[str, Any]]:
-    allowed = False
-    for route_method, pattern, handler in _COMPILED:
-        match = pattern.fullmatch(path)
-        if match:
-            if route_method == method:
-                return handler, {k: v for k, v in match.groupdict().items() if v is not None}
-            allowed = True
-    if allowed:
-        raise GraphError(
-            405, "Request_BadRequest", f"The requested method '{method}' is not allowed."
-        )
-    segment = path.strip("/").split("/")[0] or path
-    raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
 
 
 def error_result(call: Call, err: GraphError) -> Result:
@@ -100,12 +50,35 @@ def fault_error(fault: Fault) -> GraphError:
     )
 
 
-def dispatch(sim: Sim, call: Call) -> Result:
-    """Authenticate ``call``, run its handler and return the Result (never raises
-    GraphError: errors come back as Graph error Results)."""
-    try:
-        call.principal = verify_bearer(sim.store, sim.key, call.header("Authorization"))
-        handler, params = _route(call.method, call.path)
-        return handler(sim, call, **params)
-    except GraphError as err:
-        return error_result(call, err)
+class Router:
+    """The Graph v1.0 routes of every registered area, in registration order."""
+
+    def __init__(self, routes: Iterable[GraphRoute]) -> None:
+        self._compiled = [(m, re.compile(p + r"/?", re.IGNORECASE), h) for m, p, h in routes]
+
+    def route(self, method: str, path: str) -> tuple[Handler, dict[str, Any]]:
+        """The handler and path parameters for a request; raises GraphError 405
+        when only other methods match, 400 when nothing does."""
+        allowed = False
+        for route_method, pattern, handler in self._compiled:
+            match = pattern.fullmatch(path)
+            if match:
+                if route_method == method:
+                    return handler, {k: v for k, v in match.groupdict().items() if v is not None}
+                allowed = True
+        if allowed:
+            raise GraphError(
+                405, "Request_BadRequest", f"The requested method '{method}' is not allowed."
+            )
+        segment = path.strip("/").split("/")[0] or path
+        raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
+
+    def dispatch(self, sim: Sim, call: Call) -> Result:
+        """Authenticate ``call``, run its handler and return the Result (never raises
+        GraphError: errors come back as Graph error Results)."""
+        try:
+            call.principal = verify_bearer(sim.store, sim.key, call.header("Authorization"))
+            handler, params = self.route(call.method, call.path)
+            return handler(sim, call, **params)
+        except GraphError as err:
+            return error_result(call, err)
