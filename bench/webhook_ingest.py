@@ -28,9 +28,9 @@ from bench import loadgen
 from bench.report import Row, median, percentile
 from bench.simulator import Simulator
 from bench.stack import FLOOR_PATH, Stack
-from graphsim.certs import load_signing_key
-from graphsim.notify import encrypt_content
-from graphsim.tokens import validation_token
+from graphsim.core.certs import load_signing_key
+from graphsim.identity.tokens import validation_token
+from graphsim.subscriptions.notify import encrypt_content
 from presence.certificates import certificate_active
 
 MEASURE = "webhook ingest"

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from graphsim.call import Call, Result
-from graphsim.errors import JSON_TYPE, GraphError, iso7, utcnow
-
-if TYPE_CHECKING:
-    from graphsim.sim import Sim
+from graphsim.core.call import Call, Result
+from graphsim.core.errors import JSON_TYPE, GraphError, iso7, utcnow
+from graphsim.core.routing import Router, error_result, fault_error
+from graphsim.core.sim import Area, Sim
 
 MAX_REQUESTS = 20
 
@@ -92,8 +91,7 @@ def _inner_call(outer: Call, req: dict[str, Any]) -> Call:
 
 def handle(sim: Sim, call: Call) -> Result:
     """Run the batch; inner requests go through the normal router (faults included)."""
-    from graphsim.router import dispatch, error_result, fault_error
-
+    router = sim.service(Router)
     requests = _order(_validate(call.json_object()))
     statuses: dict[str, int] = {}
     responses: list[dict[str, Any]] = []
@@ -119,7 +117,7 @@ def handle(sim: Sim, call: Call) -> Result:
                 if fault and fault.status:
                     result = error_result(inner, fault_error(fault))
                 else:
-                    result = dispatch(sim, inner)
+                    result = router.dispatch(sim, inner)
                 sim.record_call(
                     {
                         "time": iso7(utcnow()),
@@ -143,3 +141,6 @@ def handle(sim: Sim, call: Call) -> Result:
             item["body"] = result.body
         responses.append(item)
     return Result(200, {"responses": responses})
+
+
+AREA = Area("batch", routes=[("POST", r"/\$batch", handle)])

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
-from graphsim.errors import iso, parse_iso, utcnow
-from graphsim.persist import FOLDER, StateError
-from graphsim.seed import build_app, build_tenant
-from graphsim.server import build_server
-from graphsim.sim import Sim
-from graphsim.state import App, Tenant
+from graphsim.app import build_server
+from graphsim.core.errors import iso, parse_iso, utcnow
+from graphsim.core.persist import FOLDER, StateError
+from graphsim.core.seed import build_app, build_tenant
+from graphsim.core.sim import Sim
+from graphsim.core.state import App, Tenant
 
 DEMO_SEED = "ccbridge-demo-v1"
 DEMO_DOMAIN = "contoso.onmicrosoft.com"

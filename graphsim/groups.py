@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from graphsim.call import Call, Result
-from graphsim.odata import decode_token, encode_token, link, parse_select, parse_top, project
-from graphsim.perms import GROUP_MEMBERS, require
-from graphsim.users import DEFAULT_SELECT, USER_PROPERTIES, not_found
+from graphsim.core.call import Call, Result
+from graphsim.core.odata import decode_token, encode_token, link, parse_select, parse_top, project
+from graphsim.core.perms import Perms, require
+from graphsim.core.sim import Area, Sim
+from graphsim.users.resource import DEFAULT_SELECT, USER_PROPERTIES, not_found
 
-if TYPE_CHECKING:
-    from graphsim.sim import Sim
+GROUP_MEMBERS: Perms = (
+    (
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "GroupMember.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.Read.All",
+        "Directory.ReadWrite.All",
+    ),
+    ("GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"),
+)
 
 
 def group_members(sim: Sim, call: Call, gid: str) -> Result:
@@ -40,3 +50,6 @@ def group_members(sim: Sim, call: Call, gid: str) -> Result:
         params["$skiptoken"] = encode_token({"k": "members", "o": offset + top})
         body["@odata.nextLink"] = link(call.graph_base, f"/groups/{gid}/members", params)
     return Result(200, body)
+
+
+AREA = Area("groups", routes=[("GET", r"/groups/(?P<gid>[^/]+)/members", group_members)])

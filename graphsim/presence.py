@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from graphsim.call import Call, Result
-from graphsim.errors import GraphError, utcnow
-from graphsim.perms import PRESENCE_READ, PRESENCE_WRITE, require
-from graphsim.state import PresenceRecord, Session, Tenant, is_guid
-
-if TYPE_CHECKING:
-    from graphsim.sim import Sim
+from graphsim.core.call import Call, Result
+from graphsim.core.errors import GraphError, iso7, utcnow
+from graphsim.core.perms import Perms, require
+from graphsim.core.sim import Area, Sim
+from graphsim.core.state import PresenceRecord, Session, Tenant, is_guid
+from graphsim.subscriptions.notify import Delivery, encrypt_content
+from graphsim.subscriptions.registry import registry
 
 AVAILABILITY = frozenset(
     ["Available", "AvailableIdle", "Away", "BeRightBack", "Busy", "BusyIdle", "DoNotDisturb",
@@ -42,6 +42,14 @@ RANK = {
     "DoNotDisturb": 7, "Busy": 6, "BusyIdle": 5, "Available": 4, "AvailableIdle": 3,
     "BeRightBack": 2, "Away": 1, "Offline": 0, "PresenceUnknown": -1,
 }  # fmt: skip
+PRESENCE_READ: Perms = (
+    ("Presence.Read.All", "Presence.ReadWrite.All"),
+    ("Presence.Read.All", "Presence.ReadWrite.All"),
+)
+PRESENCE_WRITE: Perms = (
+    ("Presence.ReadWrite.All",),
+    ("Presence.ReadWrite", "Presence.ReadWrite.All"),
+)
 TEAMS_SESSION = "teams-client"
 MAX_IDS = 650
 THROTTLE_CALLS, THROTTLE_WINDOW = 1500, 30.0
@@ -95,6 +103,37 @@ def presence_json(user_id: str, record: PresenceRecord | None) -> dict[str, Any]
     }
 
 
+def _announce(sim: Sim, tenant: Tenant, user_id: str, presence: dict[str, Any]) -> None:
+    """Queue a change notification for every subscription watching the user."""
+    subs = registry(sim)
+    for sub in subs.watching(tenant.id, user_id):
+        resource = f"communications/presences('{user_id}')"
+        item: dict[str, Any] = {
+            "subscriptionId": sub.id,
+            "subscriptionExpirationDateTime": iso7(sub.expiration),
+            "changeType": "updated",
+            "resource": resource,
+            "resourceData": {
+                "@odata.type": "#Microsoft.Graph.presence",
+                "@odata.id": resource,
+                "id": user_id,
+            },
+            "clientState": sub.client_state,
+            "tenantId": tenant.id,
+        }
+        if sub.include_resource_data and sub.public_key is not None:
+            content = {"@odata.type": "#Microsoft.Graph.presence", "@odata.id": resource}
+            content.update(presence)
+            item["encryptedContent"] = encrypt_content(
+                sub.public_key, sub.certificate_id or "", sub.thumbprint or "", content
+            )
+        subs.notifier.enqueue(
+            Delivery(
+                sub.notification_url, item, tenant.id, sub.client_id, sub.include_resource_data
+            )
+        )
+
+
 def refresh(sim: Sim, tenant: Tenant, user_id: str) -> dict[str, Any]:
     """Recompute a user's presence (caller holds the tenant lock).
 
@@ -109,7 +148,7 @@ def refresh(sim: Sim, tenant: Tenant, user_id: str) -> dict[str, Any]:
         tenant.presence_sequence += 1
         record.availability, record.activity = availability, activity
         record.sequence = tenant.presence_sequence
-        sim.presence_changed(tenant, user_id, presence_json(user_id, record))
+        _announce(sim, tenant, user_id, presence_json(user_id, record))
     return presence_json(user_id, record)
 
 
@@ -311,3 +350,20 @@ def clear_preferred(sim: Sim, call: Call, uid: str | None = None) -> Result:
             record.preferred = None
             refresh(sim, tenant, user_id)
     return Result(200)
+
+
+_ME_OR_USER = r"(?:/users/(?P<uid>[^/]+)|/me)"
+AREA = Area(
+    "presence",
+    routes=[
+        ("GET", _ME_OR_USER + r"/presence", get_presence),
+        ("POST", _ME_OR_USER + r"/presence/setPresence", set_presence),
+        ("POST", _ME_OR_USER + r"/presence/clearPresence", clear_presence),
+        ("POST", _ME_OR_USER + r"/presence/setUserPreferredPresence", set_preferred),
+        ("POST", _ME_OR_USER + r"/presence/clearUserPreferredPresence", clear_preferred),
+        ("GET", r"/communications/presences", list_presences),
+        ("GET", r"/communications/presences/(?P<uid>[^/]+)", get_presence),
+        ("POST", r"/communications/getPresencesByUserId", get_presences_by_user_id),
+    ],
+    chores=[expire_all],
+)

@@ -1,6 +1,9 @@
-"""The simulator's shared context: state, keys, subscriptions, notifier,
-throttling, faults and the call log, plus the cross-cutting reactions
-(presence changed → notify; user removed → end its subscriptions)."""
+"""The simulator's shared context: state, signing key, saved tenants,
+throttling, faults and the call log, plus what the Graph areas add to it
+(their services, housekeeping chores and reactions to directory changes).
+
+This module knows no area: graphsim.app hands it the registered ``Area`` list.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +13,57 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from graphsim.certs import SigningKey, load_signing_key
-from graphsim.errors import GraphError, iso7, utcnow
-from graphsim.identity import TokenService
-from graphsim.notify import Delivery, Notifier, encrypt_content
-from graphsim.persist import TenantFiles
-from graphsim.state import Store, Tenant
-from graphsim.subscriptions import Registry, Subscription
-from graphsim.tokens import validation_token
+from graphsim.core.call import Result
+from graphsim.core.certs import SigningKey, load_signing_key
+from graphsim.core.errors import GraphError, iso7
+from graphsim.core.persist import TenantFiles
+from graphsim.core.state import Store, Tenant
 
-LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+Handler = Callable[..., Result]
+GraphRoute = tuple[str, str, Handler]
+UserReaction = Callable[["Sim", Tenant, str], None]
+ServiceT = TypeVar("ServiceT")
+
+
+class Service:
+    """Base class for an area's own state and threads, one per simulator.
+
+    ``start`` runs when the server starts serving, ``stop`` when it stops.
+    """
+
+    def start(self) -> None:
+        """Start background work (none by default)."""
+
+    def stop(self) -> None:
+        """Stop background work (none by default)."""
+
+
+@dataclass(frozen=True)
+class Area:
+    """What one Graph area adds to the simulator.
+
+    ``routes``: (method, path pattern relative to ``/v1.0``, handler); a
+    handler is called as ``handler(sim, call, **path_params)`` and returns a
+    Result. ``services``: factories of the area's own state, looked up later
+    with ``sim.service(kind)``. ``chores``: run every housekeeping tick and
+    whenever the control API moves the clock. ``user_removed`` and
+    ``user_disabled``: reactions to those directory changes (caller holds the
+    tenant lock). ``tenant_removed``: forget a tenant that is going away.
+    """
+
+    name: str
+    routes: Sequence[GraphRoute] = ()
+    services: Sequence[Callable[[Sim], Service]] = ()
+    chores: Sequence[Callable[[Sim], None]] = ()
+    user_removed: Sequence[UserReaction] = ()
+    user_disabled: Sequence[UserReaction] = ()
+    tenant_removed: Sequence[Callable[[Sim, Tenant], None]] = ()
 
 
 @dataclass
@@ -56,15 +95,13 @@ class Fault:
 class Sim:
     """Everything a handler needs. One per server process."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, areas: Sequence[Area] = ()) -> None:
         self.data_dir = data_dir
+        self.areas = tuple(areas)
         self.store = Store()
         self.tenant_files = TenantFiles(self.store, data_dir)
         self.loaded_tenants = self.tenant_files.load()
         self.key: SigningKey = load_signing_key(data_dir)
-        self.tokens = TokenService(self.store, self.key)
-        self.registry = Registry()
-        self.notifier = Notifier(lambda tid, cid: validation_token(self.key, tid, cid))
         self.calls: deque[dict[str, Any]] = deque(maxlen=200_000)
         self._faults: list[Fault] = []
         self._fault_seq = 0
@@ -74,25 +111,44 @@ class Sim:
         self._housekeeper = threading.Thread(
             target=self._housekeeping, name="graphsim-housekeeping", daemon=True
         )
+        self._services: dict[type, object] = {}
+        for area in self.areas:
+            for make in area.services:
+                self.add_service(make(self))
+
+    def add_service(self, service: object) -> None:
+        """Keep ``service`` for ``service(type(service))``; one of each kind."""
+        self._services[type(service)] = service
+
+    def service(self, kind: type[ServiceT]) -> ServiceT:
+        """The simulator's one ``kind`` (an area's registry, the Graph router…)."""
+        return cast(ServiceT, self._services[kind])
 
     def start(self) -> None:
-        """Start the notification and housekeeping threads."""
-        self.notifier.start()
+        """Start the areas' services and the housekeeping thread."""
+        for service in self._services.values():
+            if isinstance(service, Service):
+                service.start()
         self._housekeeper.start()
 
     def stop(self) -> None:
         """Stop the background threads and save the tenants that changed."""
         self._stop.set()
-        self.notifier.stop()
+        for service in self._services.values():
+            if isinstance(service, Service):
+                service.stop()
         self.tenant_files.save()
 
-    def _housekeeping(self) -> None:
-        from graphsim import presence
+    def tick(self) -> None:
+        """Run every area's chores (expiring presence, subscriptions…)."""
+        for area in self.areas:
+            for chore in area.chores:
+                chore(self)
 
+    def _housekeeping(self) -> None:
         while not self._stop.wait(0.5):
             try:
-                presence.expire_all(self)
-                self.registry.drop_expired()
+                self.tick()
                 self.tenant_files.save()
             except Exception:
                 # Keep the thread alive whatever happens; the log says what broke.
@@ -171,71 +227,23 @@ class Sim:
 
     # --- reactions -------------------------------------------------------------------
 
-    def presence_changed(self, tenant: Tenant, user_id: str, presence: dict[str, Any]) -> None:
-        """Queue a change notification for every subscription watching the user."""
-        for sub in self.registry.watching(tenant.id, user_id):
-            resource = f"communications/presences('{user_id}')"
-            item: dict[str, Any] = {
-                "subscriptionId": sub.id,
-                "subscriptionExpirationDateTime": iso7(sub.expiration),
-                "changeType": "updated",
-                "resource": resource,
-                "resourceData": {
-                    "@odata.type": "#Microsoft.Graph.presence",
-                    "@odata.id": resource,
-                    "id": user_id,
-                },
-                "clientState": sub.client_state,
-                "tenantId": tenant.id,
-            }
-            if sub.include_resource_data and sub.public_key is not None:
-                content = {"@odata.type": "#Microsoft.Graph.presence", "@odata.id": resource}
-                content.update(presence)
-                item["encryptedContent"] = encrypt_content(
-                    sub.public_key, sub.certificate_id or "", sub.thumbprint or "", content
-                )
-            self.notifier.enqueue(
-                Delivery(
-                    sub.notification_url, item, tenant.id, sub.client_id, sub.include_resource_data
-                )
-            )
-
-    def lifecycle(self, sub: Subscription, event: str) -> bool:
-        """Send a lifecycle event for ``sub`` (``subscriptionRemoved`` also removes
-        it). Returns False when the subscription has no lifecycle URL."""
-        if event == "subscriptionRemoved":
-            self.registry.remove(sub.id)
-        if not sub.lifecycle_url:
-            return False
-        item = {
-            "subscriptionId": sub.id,
-            "subscriptionExpirationDateTime": iso7(sub.expiration),
-            "tenantId": sub.tenant_id,
-            "clientState": sub.client_state,
-            "lifecycleEvent": event,
-        }
-        self.notifier.enqueue(
-            Delivery(sub.lifecycle_url, item, sub.tenant_id, sub.client_id, False)
-        )
-        return True
-
     def remove_user(self, tenant: Tenant, user_id: str, reason: str) -> None:
-        """Delete a user (caller holds the tenant lock); subscriptions watching only
-        that user, or created by them, are removed with ``subscriptionRemoved``."""
+        """Delete a user (caller holds the tenant lock), leaving a tombstone with
+        ``reason`` for delta; every area then forgets the user."""
         tenant.remove_user(user_id, reason)
-        for sub in self.registry.of_tenant(tenant.id):
-            if sub.delegated_user == user_id or sub.user_ids == frozenset({user_id}):
-                self.lifecycle(sub, "subscriptionRemoved")
-            elif user_id in sub.user_ids:
-                sub.user_ids = sub.user_ids - {user_id}
+        for area in self.areas:
+            for react in area.user_removed:
+                react(self, tenant, user_id)
 
     def user_disabled(self, tenant: Tenant, user_id: str) -> None:
-        """A disabled account loses the subscriptions it created."""
-        for sub in self.registry.of_tenant(tenant.id):
-            if sub.delegated_user == user_id:
-                self.lifecycle(sub, "subscriptionRemoved")
+        """Tell every area that an account was disabled (caller holds the tenant lock)."""
+        for area in self.areas:
+            for react in area.user_disabled:
+                react(self, tenant, user_id)
 
-
-def now_iso() -> str:
-    """The current time as Graph writes it (seven fractional digits)."""
-    return iso7(utcnow())
+    def remove_tenant(self, tenant: Tenant) -> None:
+        """Let every area forget ``tenant``, then remove it from the store."""
+        for area in self.areas:
+            for forget in area.tenant_removed:
+                forget(self, tenant)
+        self.store.remove_tenant(tenant)

@@ -1,5 +1,5 @@
 """In-memory state: tenants, apps, users, groups, presence records (the
-directory part is also kept on disk by graphsim.persist).
+directory part is also kept on disk by graphsim.core.persist).
 
 Every tenant carries its own re-entrant lock; handlers hold it while they read
 or change that tenant, so tenants never contend with each other. The store's
@@ -38,7 +38,7 @@ class Secret:
     end: datetime
 
     def graph(self) -> dict[str, Any]:
-        from graphsim.errors import iso
+        from graphsim.core.errors import iso
 
         return {
             "customKeyIdentifier": None,

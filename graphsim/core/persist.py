@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from graphsim.state import App, Group, Secret, Store, Tenant, Tombstone, User
+from graphsim.core.state import App, Group, Secret, Store, Tenant, Tombstone, User
 
 FORMAT = 1
 FOLDER = "tenants"

@@ -12,8 +12,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from graphsim.errors import utcnow
-from graphsim.state import App, Group, Secret, Tenant, User
+from graphsim.core.errors import utcnow
+from graphsim.core.state import App, Group, Secret, Tenant, User
 
 
 def _words(text: str) -> tuple[str, ...]:

@@ -1,14 +1,39 @@
-"""Helpers shared by the control API modules."""
+"""What the control API modules share: the route type, errors and the
+lookups of a request's body, tenant and user."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from werkzeug.wrappers import Request
 
-from graphsim.sim import Sim
-from graphsim.state import Tenant, User
+from graphsim.core.sim import Sim
+from graphsim.core.state import Tenant, User
+
+ControlHandler = Callable[..., tuple[int, Any]]
+# Path parameters: ``t`` is always the tenant (its id or domain).
+TENANT, ID = r"(?P<t>[^/]+)", r"[^/]+"
+
+
+class ControlRoute(NamedTuple):
+    """A control endpoint; a ``keeps`` one changes what graphsim.core.persist
+    saves for tenant ``t`` (users added, changed or removed are noted by the
+    tenant itself)."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: ControlHandler
+    keeps: bool = False
+
+
+def route(
+    method: str, pattern: str, handler: ControlHandler, *, keeps: bool = False
+) -> ControlRoute:
+    """A ControlRoute for ``pattern`` (matched against the whole path)."""
+    return ControlRoute(method, re.compile(pattern), handler, keeps)
 
 
 class ControlError(Exception):

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from graphsim.errors import utcnow
+from graphsim.core.errors import utcnow
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"

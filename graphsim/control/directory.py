@@ -8,11 +8,20 @@ from typing import Any
 
 from werkzeug.wrappers import Request
 
-from graphsim import presence, seed
-from graphsim.control_common import ControlError, body_of, tenant_of, user_of
-from graphsim.sim import Sim
-from graphsim.state import Tenant, User, new_id
-from graphsim.users import apply_user_patch
+from graphsim import presence
+from graphsim.control.common import (
+    ID,
+    TENANT,
+    ControlError,
+    ControlRoute,
+    body_of,
+    route,
+    tenant_of,
+    user_of,
+)
+from graphsim.core.sim import Sim
+from graphsim.core.state import Group, Tenant, User, new_id
+from graphsim.users.handlers import apply_user_patch
 
 
 def user_view(tenant: Tenant, user: User) -> dict[str, Any]:
@@ -126,9 +135,7 @@ def create_group(sim: Sim, req: Request, t: str) -> tuple[int, Any]:
     with tenant.lock:
         members = [user_of(tenant, m).id for m in body.get("members") or []]
         group_id = new_id()
-        tenant.groups[group_id] = seed.Group(
-            group_id, str(body.get("display_name") or "Group"), members
-        )
+        tenant.groups[group_id] = Group(group_id, str(body.get("display_name") or "Group"), members)
         return 201, {
             "id": group_id,
             "display_name": tenant.groups[group_id].display_name,
@@ -144,3 +151,16 @@ def list_groups(sim: Sim, req: Request, t: str) -> tuple[int, Any]:
             for g in tenant.groups.values()
         ]
     return 200, {"value": groups}
+
+
+_USERS, _GROUPS = rf"/_sim/tenants/{TENANT}/users", rf"/_sim/tenants/{TENANT}/groups"
+ROUTES: list[ControlRoute] = [
+    route("GET", _USERS, list_users),
+    route("POST", _USERS, create_user),
+    route("PATCH", rf"{_USERS}/(?P<u>{ID})", update_user, keeps=True),
+    route("DELETE", rf"{_USERS}/(?P<u>{ID})", delete_user),
+    route("POST", rf"{_USERS}/(?P<u>{ID})/presence", set_presence),
+    route("POST", rf"{_USERS}/(?P<u>{ID})/mfa", set_mfa, keeps=True),
+    route("POST", _GROUPS, create_group, keeps=True),
+    route("GET", _GROUPS, list_groups),
+]

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from graphsim.call import Call, Result
-from graphsim.errors import GraphError
-from graphsim.odata import parse_select, project
-from graphsim.perms import APPLICATION_READ, require
-from graphsim.state import App
-from graphsim.users import not_found
-
-if TYPE_CHECKING:
-    from graphsim.sim import Sim
+from graphsim.core.call import Call, Result
+from graphsim.core.errors import GraphError
+from graphsim.core.odata import parse_select, project
+from graphsim.core.perms import Perms, require
+from graphsim.core.sim import Area, Sim
+from graphsim.core.state import App
+from graphsim.users.resource import not_found
 
 APP_PROPERTIES = frozenset(
     ["id", "appId", "displayName", "passwordCredentials", "keyCredentials", "signInAudience",
      "createdDateTime", "requiredResourceAccess"]
 )  # fmt: skip
+APPLICATION_READ: Perms = (
+    ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
+    ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
+)
 APP_DEFAULT = (
     "id",
     "appId",
@@ -86,3 +88,13 @@ def list_applications(sim: Sim, call: Call) -> Result:
     return Result(
         200, {"@odata.context": f"{call.graph_base}/$metadata#applications", "value": value}
     )
+
+
+AREA = Area(
+    "applications",
+    routes=[
+        ("GET", r"/applications", list_applications),
+        ("GET", r"/applications\(appId='(?P<appid>[^']+)'\)", get_application_by_app_id),
+        ("GET", r"/applications/(?P<oid>[^/]+)", get_application),
+    ],
+)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from graphsim.errors import GraphError
+from graphsim.core.errors import GraphError
 
 Predicate = Callable[[dict[str, Any]], bool]
 

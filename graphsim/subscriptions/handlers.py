@@ -1,4 +1,5 @@
-"""Change notification subscriptions: the registry and the Graph endpoints.
+"""The Graph ``/subscriptions`` endpoints (the subscriptions themselves are kept
+in graphsim.subscriptions.registry).
 
 Presence rules (docs/graph.md): delegated tokens only, resource
 ``/communications/presences/{id}`` or ``…?$filter=id in (…)`` (≤ 650 ids),
@@ -10,115 +11,37 @@ validated by a handshake.
 from __future__ import annotations
 
 import re
-import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from graphsim.core.call import Call, Result
+from graphsim.core.errors import GraphError, parse_iso, utcnow
+from graphsim.core.perms import Perms, require
+from graphsim.core.sim import Area, Sim
+from graphsim.core.state import is_guid, new_id
+from graphsim.subscriptions.notify import (
+    is_loopback,
+    load_encryption_certificate,
+    validate_endpoint,
+)
+from graphsim.subscriptions.registry import (
+    Registry,
+    Subscription,
+    drop_expired,
+    registry,
+    tenant_removed,
+    user_disabled,
+    user_removed,
+)
 
-from graphsim.call import Call, Result
-from graphsim.errors import GraphError, iso7, parse_iso, utcnow
-from graphsim.notify import is_loopback, load_encryption_certificate, validate_endpoint
-from graphsim.perms import PRESENCE_SUBSCRIBE, require
-from graphsim.state import is_guid, new_id
-
-if TYPE_CHECKING:
-    from graphsim.sim import Sim
-
+# Presence subscriptions are delegated-only (docs/graph.md).
+PRESENCE_SUBSCRIBE: Perms = ((), ("Presence.Read.All", "Presence.ReadWrite.All"))
 PRESENCE_MAX_LIFETIME = timedelta(minutes=60)
 MAX_PRESENCE_IDS = 650
 _ONE = re.compile(r"^/?communications/presences/(?P<id>[^/?]+)$", re.IGNORECASE)
 _MANY = re.compile(
     r"^/?communications/presences\?\$filter=id\s+in\s*\((?P<ids>.*)\)$", re.IGNORECASE
 )
-
-
-@dataclass
-class Subscription:
-    """One subscription. ``user_ids`` are the watched users."""
-
-    id: str
-    tenant_id: str
-    client_id: str
-    creator_id: str
-    delegated_user: str | None
-    resource: str
-    user_ids: frozenset[str]
-    change_type: str
-    notification_url: str
-    lifecycle_url: str | None
-    expiration: datetime
-    client_state: str | None
-    include_resource_data: bool
-    certificate: str | None
-    certificate_id: str | None
-    public_key: rsa.RSAPublicKey | None
-    thumbprint: str | None
-
-    def graph(self, base: str, with_client_state: bool = False) -> dict[str, Any]:
-        """The Graph representation; ``clientState`` only when asked (never on GET)."""
-        return {
-            "@odata.context": f"{base}/$metadata#subscriptions/$entity",
-            "id": self.id,
-            "resource": self.resource,
-            "applicationId": self.client_id,
-            "changeType": self.change_type,
-            "clientState": self.client_state if with_client_state else None,
-            "notificationUrl": self.notification_url,
-            "notificationQueryOptions": None,
-            "lifecycleNotificationUrl": self.lifecycle_url,
-            "expirationDateTime": iso7(self.expiration),
-            "creatorId": self.creator_id,
-            "includeResourceData": self.include_resource_data,
-            "latestSupportedTlsVersion": "v1_2",
-            "encryptionCertificate": self.certificate,
-            "encryptionCertificateId": self.certificate_id,
-            "notificationUrlAppId": None,
-        }
-
-
-class Registry:
-    """All subscriptions, across tenants, behind one lock."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.subs: dict[str, Subscription] = {}
-
-    def get(self, sub_id: str) -> Subscription | None:
-        with self.lock:
-            return self.subs.get(sub_id.lower())
-
-    def add(self, sub: Subscription) -> None:
-        with self.lock:
-            self.subs[sub.id] = sub
-
-    def remove(self, sub_id: str) -> Subscription | None:
-        with self.lock:
-            return self.subs.pop(sub_id.lower(), None)
-
-    def of_tenant(self, tenant_id: str) -> list[Subscription]:
-        with self.lock:
-            return [s for s in self.subs.values() if s.tenant_id == tenant_id]
-
-    def watching(self, tenant_id: str, user_id: str) -> list[Subscription]:
-        """Live subscriptions of ``tenant_id`` that watch ``user_id``."""
-        now = utcnow()
-        with self.lock:
-            return [
-                s
-                for s in self.subs.values()
-                if s.tenant_id == tenant_id and user_id in s.user_ids and s.expiration > now
-            ]
-
-    def drop_expired(self) -> list[Subscription]:
-        """Remove and return subscriptions past their expirationDateTime."""
-        now = utcnow()
-        with self.lock:
-            gone = [s for s in self.subs.values() if s.expiration <= now]
-            for sub in gone:
-                del self.subs[sub.id]
-            return gone
 
 
 def parse_presence_resource(resource: str) -> frozenset[str]:
@@ -229,7 +152,7 @@ def create(sim: Sim, call: Call) -> Result:
     def duplicate() -> bool:
         return any(
             s.client_id == principal.client_id and s.delegated_user == principal.user_id
-            for s in sim.registry.of_tenant(principal.tenant.id)
+            for s in registry(sim).of_tenant(principal.tenant.id)
         )
 
     if duplicate():
@@ -257,10 +180,10 @@ def create(sim: Sim, call: Call) -> Result:
         public_key=public_key,
         thumbprint=thumbprint,
     )
-    with sim.registry.lock:
+    with registry(sim).lock:
         if duplicate():
             raise _conflict()
-        sim.registry.add(sub)
+        registry(sim).add(sub)
     return Result(201, sub.graph(call.graph_base, with_client_state=True))
 
 
@@ -270,7 +193,7 @@ def _visible(sim: Sim, call: Call) -> list[Subscription]:
     now = utcnow()
     return [
         s
-        for s in sim.registry.of_tenant(call.p.tenant.id)
+        for s in registry(sim).of_tenant(call.p.tenant.id)
         if s.client_id == call.p.client_id
         and s.expiration > now
         and (call.p.kind == "app" or s.delegated_user == call.p.user_id)
@@ -319,7 +242,7 @@ def update(sim: Sim, call: Call, sid: str) -> Result:
     key_and_thumb = None
     if body.get("encryptionCertificate"):
         key_and_thumb = load_encryption_certificate(body["encryptionCertificate"])
-    with sim.registry.lock:
+    with registry(sim).lock:
         if expiration:
             sub.expiration = expiration
         if url:
@@ -334,7 +257,7 @@ def update(sim: Sim, call: Call, sid: str) -> Result:
 def delete(sim: Sim, call: Call, sid: str) -> Result:
     """``DELETE /subscriptions/{id}`` → 204."""
     sub = _find(sim, call, sid)
-    sim.registry.remove(sub.id)
+    registry(sim).remove(sub.id)
     return Result(204)
 
 
@@ -342,3 +265,21 @@ def reauthorize(sim: Sim, call: Call, sid: str) -> Result:
     """``POST /subscriptions/{id}/reauthorize`` → 204 (answers reauthorizationRequired)."""
     _find(sim, call, sid)
     return Result(204)
+
+
+AREA = Area(
+    "subscriptions",
+    routes=[
+        ("GET", r"/subscriptions", list_all),
+        ("POST", r"/subscriptions", create),
+        ("GET", r"/subscriptions/(?P<sid>[^/]+)", get_one),
+        ("PATCH", r"/subscriptions/(?P<sid>[^/]+)", update),
+        ("DELETE", r"/subscriptions/(?P<sid>[^/]+)", delete),
+        ("POST", r"/subscriptions/(?P<sid>[^/]+)/reauthorize", reauthorize),
+    ],
+    services=[Registry],
+    chores=[drop_expired],
+    user_removed=[user_removed],
+    user_disabled=[user_disabled],
+    tenant_removed=[tenant_removed],
+)

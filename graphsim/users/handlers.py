@@ -1,122 +1,42 @@
-"""Graph directory endpoints: users (list, get, delta, create, update, delete)
-and group members."""
+"""Graph ``/users`` and ``/me``: list, get, create, update and delete users
+(``/users/delta`` is in graphsim.users.delta)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from graphsim.call import Call, Result
-from graphsim.errors import GraphError, iso, utcnow
-from graphsim.odata import (
+from graphsim.core.call import Call, Result
+from graphsim.core.errors import GraphError, iso, utcnow
+from graphsim.core.odata import (
     decode_token,
     encode_token,
     link,
     parse_filter,
-    parse_select,
     parse_top,
     project,
 )
-from graphsim.perms import USER_CREATE, USER_READ, USER_WRITE, require
-from graphsim.state import Tenant, User, new_id
-
-if TYPE_CHECKING:
-    from graphsim.sim import Sim
-
-USER_PROPERTIES = frozenset(
-    [
-        "id",
-        "displayName",
-        "givenName",
-        "surname",
-        "userPrincipalName",
-        "mail",
-        "mailNickname",
-        "otherMails",
-        "proxyAddresses",
-        "businessPhones",
-        "mobilePhone",
-        "faxNumber",
-        "jobTitle",
-        "department",
-        "officeLocation",
-        "preferredLanguage",
-        "accountEnabled",
-        "createdDateTime",
-        "companyName",
-        "employeeId",
-        "city",
-        "country",
-        "usageLocation",
-        "userType",
-    ]
+from graphsim.core.perms import require
+from graphsim.core.sim import Area, Sim
+from graphsim.core.state import Tenant, User, new_id
+from graphsim.users.delta import delta
+from graphsim.users.resource import (
+    DEFAULT_SELECT,
+    FILTERABLE,
+    USER_CREATE,
+    USER_PROPERTIES,
+    USER_READ,
+    USER_WRITE,
+    WRITABLE,
+    context_of,
+    get_user_or_404,
+    select_of,
 )
-DEFAULT_SELECT = [
-    "businessPhones",
-    "displayName",
-    "givenName",
-    "jobTitle",
-    "mail",
-    "mobilePhone",
-    "officeLocation",
-    "preferredLanguage",
-    "surname",
-    "userPrincipalName",
-    "id",
-]
-FILTERABLE = frozenset(
-    [
-        "id",
-        "displayName",
-        "givenName",
-        "surname",
-        "userPrincipalName",
-        "mail",
-        "mailNickname",
-        "accountEnabled",
-        "department",
-        "jobTitle",
-        "otherMails",
-        "proxyAddresses",
-        "employeeId",
-        "userType",
-    ]
-)
-WRITABLE = frozenset(USER_PROPERTIES - {"id", "createdDateTime"}) | {"passwordProfile"}
-DELTA_PAGE = 200
-
-
-def not_found(ident: str) -> GraphError:
-    """Graph's 404 for a directory object that does not exist."""
-    return GraphError(
-        404,
-        "Request_ResourceNotFound",
-        f"Resource '{ident}' does not exist or one of its queried reference-property objects "
-        "are not present.",
-    )
-
-
-def get_user_or_404(tenant: Tenant, ident: str) -> User:
-    """The user with this id or UPN; raises GraphError 404."""
-    user = tenant.find_user(ident)
-    if user is None:
-        raise not_found(ident)
-    return user
-
-
-def _select(call: Call) -> list[str]:
-    select = parse_select(call.query, USER_PROPERTIES, DEFAULT_SELECT, "user")
-    return select
-
-
-def _context(call: Call, select: list[str], delta: bool = False) -> str:
-    suffix = f"({','.join(select)})" if call.query.get("$select") else ""
-    return f"{call.graph_base}/$metadata#users{suffix}" + ("/delta" if delta else "")
 
 
 def list_users(sim: Sim, call: Call) -> Result:
     """``GET /users``: $select, $filter, $top (≤ 999, default 100), nextLink paging."""
     require(call, USER_READ)
-    select = _select(call)
+    select = select_of(call)
     top = parse_top(call.query, 100)
     predicate = parse_filter(call.query.get("$filter"), FILTERABLE, "User")
     after = None
@@ -136,7 +56,7 @@ def list_users(sim: Sim, call: Call) -> Result:
                 break
             page.append(project(user.props, select))
             last = user_id
-    body: dict[str, Any] = {"@odata.context": _context(call, select), "value": page}
+    body: dict[str, Any] = {"@odata.context": context_of(call, select), "value": page}
     if more:
         params = {k: v for k, v in call.query.items() if k != "$skiptoken"}
         params["$skiptoken"] = encode_token({"k": "users", "a": last})
@@ -147,10 +67,10 @@ def list_users(sim: Sim, call: Call) -> Result:
 def get_user(sim: Sim, call: Call, uid: str) -> Result:
     """``GET /users/{id | userPrincipalName}``."""
     require(call, USER_READ)
-    select = _select(call)
+    select = select_of(call)
     with call.p.tenant.lock:
         user = get_user_or_404(call.p.tenant, uid)
-        body = {"@odata.context": _context(call, select) + "/$entity"}
+        body = {"@odata.context": context_of(call, select) + "/$entity"}
         body.update(project(user.props, select))
     return Result(200, body)
 
@@ -163,77 +83,11 @@ def get_me(sim: Sim, call: Call) -> Result:
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         )
-    select = _select(call)
+    select = select_of(call)
     with call.p.tenant.lock:
         user = get_user_or_404(call.p.tenant, call.p.user_id)
-        body = {"@odata.context": _context(call, select) + "/$entity"}
+        body = {"@odata.context": context_of(call, select) + "/$entity"}
         body.update(project(user.props, select))
-    return Result(200, body)
-
-
-def delta(sim: Sim, call: Call) -> Result:
-    """``GET /users/delta``: pages with nextLink, then a deltaLink; later calls of
-    the deltaLink return only users added, changed or removed since."""
-    require(call, USER_READ)
-    tenant = call.p.tenant
-    if "$skiptoken" in call.query:
-        state = decode_token(call.query["$skiptoken"], "delta")
-    elif "$deltatoken" in call.query:
-        state = decode_token(call.query["$deltatoken"], "delta")
-        state = {"k": "delta", "s": state["s"], "sel": state["sel"], "n": state.get("n")}
-    else:
-        state = {"k": "delta", "s": None, "sel": _select(call) if "$select" in call.query else None}
-        prefer = (call.header("Prefer") or "").replace(" ", "")
-        if "odata.maxpagesize=" in prefer:
-            try:
-                state["n"] = max(
-                    1, min(999, int(prefer.split("odata.maxpagesize=")[1].split(",")[0]))
-                )
-            except ValueError:
-                state["n"] = None
-    select = state["sel"] or list(DEFAULT_SELECT)
-    if "id" not in select:
-        select = [*select, "id"]
-    size = state.get("n") or parse_top(call.query, DELTA_PAGE)
-    since, after = state["s"], state.get("a")
-    with tenant.lock:
-        snapshot = state.get("v", tenant.version)
-        removed = {
-            t.id: t.reason for t in tenant.tombstones if since is not None and t.version > since
-        }
-        if since is None:
-            ids = tenant.ids_after(after)
-        else:
-            changed = [u.id for u in tenant.users.values() if u.version > since]
-            ids = sorted(i for i in set(changed) | set(removed) if after is None or i > after)
-        page: list[dict[str, Any]] = []
-        for user_id in ids[:size]:
-            user = tenant.users.get(user_id)
-            if user is None:
-                page.append(
-                    {"id": user_id, "@removed": {"reason": removed.get(user_id, "deleted")}}
-                )
-            else:
-                page.append(project(user.props, select))
-        more = len(ids) > size
-    body: dict[str, Any] = {"@odata.context": _context(call, select, delta=True), "value": page}
-    if more:
-        token = {
-            "k": "delta",
-            "s": since,
-            "v": snapshot,
-            "a": page[-1]["id"],
-            "sel": state["sel"],
-            "n": state.get("n"),
-        }
-        body["@odata.nextLink"] = link(
-            call.graph_base, "/users/delta", {"$skiptoken": encode_token(token)}
-        )
-    else:
-        token = {"k": "delta", "s": snapshot, "sel": state["sel"], "n": state.get("n")}
-        body["@odata.deltaLink"] = link(
-            call.graph_base, "/users/delta", {"$deltatoken": encode_token(token)}
-        )
     return Result(200, body)
 
 
@@ -390,3 +244,17 @@ def delete_user(sim: Sim, call: Call, uid: str) -> Result:
         user = get_user_or_404(tenant, uid)
         sim.remove_user(tenant, user.id, reason="changed")
     return Result(204)
+
+
+AREA = Area(
+    "users",
+    routes=[
+        ("GET", r"/users", list_users),
+        ("POST", r"/users", create_user),
+        ("GET", r"/users/delta(?:\(\))?", delta),
+        ("GET", r"/me", get_me),
+        ("GET", r"/users/(?P<uid>[^/]+)", get_user),
+        ("PATCH", r"/users/(?P<uid>[^/]+)", update_user),
+        ("DELETE", r"/users/(?P<uid>[^/]+)", delete_user),
+    ],
+)

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphsim.errors import GraphError
-from graphsim.tokens import Principal
+from graphsim.core.auth import Principal
+from graphsim.core.errors import GraphError
 
 
 @dataclass

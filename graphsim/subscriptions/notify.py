@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from graphsim.errors import GraphError, iso7, utcnow
+from graphsim.core.errors import GraphError, iso7, utcnow
 
 log = logging.getLogger("graphsim.notify")
 

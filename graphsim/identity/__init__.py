@@ -1,0 +1,2 @@
+"""The Microsoft identity platform: discovery, the token endpoint and its
+grants, and the JWTs it mints."""

@@ -1,0 +1,2 @@
+"""Change notification subscriptions: the registry, the Graph endpoints and
+the outbound delivery of notifications."""

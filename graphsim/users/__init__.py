@@ -1,0 +1,1 @@
+"""Graph users: the user resource, ``/users`` and ``/me``, and ``/users/delta``."""
