@@ -14,7 +14,7 @@ from integrations import crypto
 from integrations.apikeys import api_key_create
 from integrations.models import IntegrationAccount
 from presence.models import AgentRuleAssignment, PresenceRule
-from presence.services import PublisherRowInput, SubscriberRowInput, rule_save
+from presence.rules.services import PublisherRowInput, SubscriberRowInput, rule_save
 
 EVENTS = "/api/v1/agent-events"
 SET, CLEAR = "set", "clear"

@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from accounts.models import Agent, AgentTeam
 from graph.errors import Throttled
-from presence import acd_to_teams
-from presence.acd_to_teams import AgentBusy, agents_apply, sessions_refresh
 from presence.models import TeamRuleAssignment
-from presence.outbound_tasks import agent_events_apply as agent_events_task
-from presence.services import PublisherRowInput
+from presence.rules.services import PublisherRowInput
 from presence.sync_models import AgentEvent, AgentPresence, SyncRecord
-from presence.teams_to_acd import MANUAL_ADVICE
+from presence.to_acd.sync import MANUAL_ADVICE
+from presence.to_teams import sync as to_teams
+from presence.to_teams.sync import AgentBusy, agents_apply, sessions_refresh
+from presence.to_teams.tasks import agent_events_apply as agent_events_task
 from tests.plugins.celery_worker import wait_for
 from tests.presence.outbound_support import (
     CLEAR,
@@ -180,7 +180,7 @@ def test_logged_out_clears_the_session_and_a_missing_session_counts_as_clear(wor
     presence = AgentPresence.objects.get(agent=world.agent)
     assert (presence.published_availability, presence.session_expires_at) == ("", None)
     cleared = records(world.agent)[-1]
-    assert (cleared.outcome, cleared.to_value) == (Outcome.APPLIED, acd_to_teams.CLEARED)
+    assert (cleared.outcome, cleared.to_value) == (Outcome.APPLIED, to_teams.CLEARED)
     assert cleared.detail == "Session cleared."
 
     store(world.agent, "logged_out", 3)
@@ -352,7 +352,7 @@ def test_two_workers_never_process_one_agent_at_once(world):
     try:
         assert locked.wait(10)
         with pytest.raises(AgentBusy):
-            acd_to_teams.agent_events_apply(agent_id=world.agent.pk, publisher=None)
+            to_teams.agent_events_apply(agent_id=world.agent.pk, publisher=None)
         assert agents_apply(agent_ids=[world.agent.pk]).busy == [world.agent.pk]
     finally:
         release.set()

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.services import subscriptions_sync
+from presence.subscriptions.system_users import system_user_add, system_user_check
 from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
-from presence.system_users import system_user_add, system_user_check
 from tests.plugins.celery_worker import wait_for
 from tests.presence.outbound_support import (
     enabled_users,

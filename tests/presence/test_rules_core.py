@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.presence import ACTIVITIES, AVAILABILITIES, SETTABLE_PAIRS
-from presence.rules_core import (
+from presence.rules.core import (
     SETTABLE_PAIRS_SENTENCE,
     AcdState,
     ClearPresence,
@@ -35,7 +35,7 @@ from presence.rules_core import (
     subscriber_target,
     validate_rule,
 )
-from presence.rules_preview import (
+from presence.rules.preview import (
     describe_effective,
     internal_call_note,
     preview_publisher,

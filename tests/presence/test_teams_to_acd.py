@@ -7,12 +7,14 @@ from django.utils import timezone
 
 from accounts.models import Agent
 from accounts.services import agent_map, automap_apply
-from presence import outbound_tasks, services
 from presence.models import PresenceRule
+from presence.rules import services
 from presence.sync_models import AcdDelivery, AgentPresence, SyncRecord
-from presence.teams_to_acd import MANUAL_ADVICE, notifications_apply, teams_presence_apply
+from presence.to_acd import tasks as to_acd_tasks
+from presence.to_acd.sync import MANUAL_ADVICE, notifications_apply, teams_presence_apply
 from tests.accounts.factories import AgentFactory, AgentTeamFactory, DirectoryUserFactory
 from tests.presence.support_webhook import acd_endpoint_set, mapped_agent, subscriber_rule
+from tests.support.task_queue import own_queue
 
 Outcome = SyncRecord.Outcome
 
@@ -295,12 +297,11 @@ def test_user_ids_match_whatever_their_case(agent, endpoint):
 def test_a_change_without_values_reconciles_the_agent(
     agent, monkeypatch, django_capture_on_commit_callbacks
 ):
-    asked = []
-    fake = type("Task", (), {"delay": staticmethod(lambda **kw: asked.append(kw))})
-    monkeypatch.setattr(outbound_tasks, "reconcile", fake, raising=False)
     user_id = agent.mapping.directory_user.graph_id
-    with django_capture_on_commit_callbacks(execute=True):
-        counts = notifications_apply([item(user_id, None, None, None)])
+    with own_queue(monkeypatch, to_acd_tasks.reconcile) as queue:
+        with django_capture_on_commit_callbacks(execute=True):
+            counts = notifications_apply([item(user_id, None, None, None)])
+        asked = queue.kwargs_of(to_acd_tasks.reconcile.name)
     assert counts == {"reconcile": 1}
     assert asked == [{"agent_ids": [agent.pk], "reason": "notification without presence"}]
     assert not SyncRecord.objects.exists()
@@ -315,17 +316,17 @@ def test_garbage_items_do_not_stop_the_batch(agent, endpoint):
 def test_one_agents_failure_does_not_cost_the_others_their_change(
     unit, rule, endpoint, monkeypatch
 ):
-    from presence import teams_to_acd
+    from presence.to_acd import sync as to_acd
 
     first, second = mapped_agent(unit=unit, rule=rule), mapped_agent(unit=unit, rule=rule)
-    real = teams_to_acd.teams_presence_apply
+    real = to_acd.teams_presence_apply
 
     def flaky(*, agent, **kwargs):
         if agent.pk == first.pk:
             raise ValueError("boom")
         return real(agent=agent, **kwargs)
 
-    monkeypatch.setattr(teams_to_acd, "teams_presence_apply", flaky)
+    monkeypatch.setattr(to_acd, "teams_presence_apply", flaky)
     counts = notifications_apply(
         [
             item(first.mapping.directory_user.graph_id, "Busy", "InACall", "1"),

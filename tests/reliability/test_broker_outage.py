@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from integrations.jobs import BROKER_UNREACHABLE
 from integrations.models import JobRun
-from presence.outbound_tasks import sessions_refresh
 from presence.sync_models import AgentEvent, SyncRecord
+from presence.to_teams.tasks import sessions_refresh
 from tests.plugins.celery_worker import wait_for
 from tests.presence.outbound_support import (
     account_for,

@@ -38,9 +38,9 @@ from django.urls import reverse
 from accounts.models import DirectoryUser
 from integrations.models import ConnectionTest, IntegrationAccount, JobRun
 from integrations.tasks import refresh_account_token
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.services import subscriptions_sync
+from presence.subscriptions.system_users import system_user_add, system_user_check
 from presence.sync_models import AgentPresence, Subscription, SystemUser
-from presence.system_users import system_user_add, system_user_check
 from tests.plugins.celery_worker import wait_for
 from tests.presence.outbound_support import enabled_users, mapped_agent, publishing_rule
 from tests.presence.support_sync import SYSTEM_PASSWORD, sim_system_user

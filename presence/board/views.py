@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Agent, AgentTeam, BusinessUnit
 from graph.presence import AVAILABILITIES
-from presence import rules_core as core
 from presence.models import AcdState
+from presence.rules import core
 from presence.sync_models import AgentPresence, SyncRecord
-from presence.teams_to_acd import MANUAL_ADVICE
+from presence.to_acd.sync import MANUAL_ADVICE
 
 BOARD = "presence/sync/board.html"
 HISTORY = "presence/sync/history.html"

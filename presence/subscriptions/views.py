@@ -17,23 +17,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from integrations.jobs import job_enqueue
 from integrations.models import JobRun
-from presence import subscription_tasks as tasks
-from presence.certificates import certificate_rotate
-from presence.subscription_hints import TROUBLESHOOTING, hint_kinds
-from presence.subscription_plan import CAPACITY
-from presence.subscriptions import NOTIFICATION_PATH, mapped_users
-from presence.sync_health import system_users_summary
-from presence.sync_models import NotificationCertificate, Subscription, SystemUser
-from presence.system_users import (
+from presence.board.health import system_users_summary
+from presence.subscriptions import tasks
+from presence.subscriptions.certificates import certificate_rotate
+from presence.subscriptions.hints import TROUBLESHOOTING, hint_kinds
+from presence.subscriptions.plan import CAPACITY
+from presence.subscriptions.services import NOTIFICATION_PATH, mapped_users, system_user_remove
+from presence.subscriptions.system_users import (
     SystemUserError,
     SystemUserExists,
     system_user_add,
     system_user_check,
-    system_user_remove,
     system_user_set_enabled,
     system_user_set_password,
     system_users_needed,
 )
+from presence.sync_models import NotificationCertificate, Subscription, SystemUser
 
 USERS_TEMPLATE = "presence/sync/system_users.html"
 HEALTH_TEMPLATE = "presence/sync/subscriptions.html"

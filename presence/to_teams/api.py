@@ -16,10 +16,11 @@ from ninja.errors import HttpError, ValidationError
 
 from accounts.models import Agent
 from integrations.apikeys import api_key_auth
+from integrations.jobs import task_enqueue
 from integrations.models import ApiKey
 from presence.models import AcdState, ReasonCode
-from presence.schemas import AgentEventBatch, AgentEventIn, EventsAccepted
 from presence.sync_models import AgentEvent
+from presence.to_teams.schemas import AgentEventBatch, AgentEventIn, EventsAccepted
 
 logger = logging.getLogger(__name__)
 router = Router()
@@ -105,7 +106,7 @@ def agent_events_post(request: HttpRequest, payload: AgentEventBatch):
         with transaction.atomic():
             # A concurrent replay of the same events may have won the race: its rows stand.
             AgentEvent.objects.bulk_create(fresh.values(), ignore_conflicts=True)
-            transaction.on_commit(lambda: _enqueue(agent_ids))
+            _enqueue(agent_ids)
     except BrokerUnreachable:
         logger.exception("agent events stored but not queued")
         # They are stored, so the replay this asks for is harmless and gets them queued.
@@ -115,8 +116,6 @@ def agent_events_post(request: HttpRequest, payload: AgentEventBatch):
 
 
 def _enqueue(agent_ids: list[int]) -> None:
-    from presence.outbound_tasks import agent_events_apply
-
     # Every agent of the request, even when all its events were replays: if a worker died
     # before applying them, the replay is what gets them applied.
-    agent_events_apply.delay(agent_ids=agent_ids)
+    task_enqueue("presence.to_teams.agent_events_apply", kwargs={"agent_ids": agent_ids})

@@ -25,8 +25,8 @@ from django.utils import timezone
 
 from integrations import crypto
 from integrations.audit import audit_record
-from presence.notifications import is_plain_text
 from presence.sync_models import NotificationCertificate
+from presence.webhook.notifications import is_plain_text
 
 CERTIFICATE_LIFETIME = timedelta(days=365)
 # Renew the certificate itself this long before it expires.

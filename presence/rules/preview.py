@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from presence.rules_core import (
+from presence.rules.core import (
     _PUBLISHING,
     _SUBSCRIBING,
     AcdState,

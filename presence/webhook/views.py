@@ -30,11 +30,11 @@ refusals are logged as one line; nothing a caller sends makes the view fail
 with a 500.
 
 What a busy webhook would otherwise repeat on every POST is remembered for the
-process: lookups (webhook_lookups.py: all subscriptions a POST names in one
+process: lookups (lookups.py: all subscriptions a POST names in one
 query, unknown ids for a few seconds), clientStates that matched, validation
 tokens that passed (until they expire: VerifiedTokens). The counters are
-written as a group commit (webhook_counters.py) and the task message with one
-LPUSH (webhook_broker.py). RSA-OAEP unwrapping each item's key is what remains.
+written as a group commit (counters.py) and the task message with one
+LPUSH (broker.py). RSA-OAEP unwrapping each item's key is what remains.
 """
 
 from __future__ import annotations
@@ -59,7 +59,20 @@ from config.ratelimit import client_ip, counted_as_refused, webhook_rejects_limi
 from graph.http import make_session
 from integrations.graphlink import graph_config
 from integrations.services import account_get
-from presence.notifications import (
+from presence.subscriptions.certificates import private_key_for
+from presence.subscriptions.services import client_state_matches
+from presence.subscriptions.tasks import subscription_lifecycle
+from presence.sync_models import Subscription
+from presence.to_acd.tasks import notifications_process
+from presence.webhook.counters import counters_add
+from presence.webhook.lookups import (
+    Recent,
+    recent_accounts,
+    recent_client_states,
+    recent_keys,
+    subscriptions_named,
+)
+from presence.webhook.notifications import (
     LIFECYCLE_EVENTS,
     MAX_ITEMS_PER_POST,
     KeysUnavailable,
@@ -73,15 +86,6 @@ from presence.notifications import (
     presence_from_resource,
     resource_user_id,
     validation_tokens_check,
-)
-from presence.sync_models import Subscription
-from presence.webhook_counters import counters_add
-from presence.webhook_lookups import (
-    Recent,
-    recent_accounts,
-    recent_client_states,
-    recent_keys,
-    subscriptions_named,
 )
 
 logger = logging.getLogger(__name__)
@@ -198,8 +202,6 @@ class _Check:
 
     def subscription(self, item: Any) -> Subscription:
         """The item's subscription, when it is ours and the clientState matches."""
-        from presence.subscriptions import client_state_matches
-
         if not isinstance(item, dict):
             raise NotificationRejected(Reason.MALFORMED, "an item is not an object")
         graph_id = item_text(item, "subscriptionId", limit=64)
@@ -221,8 +223,6 @@ class _Check:
         return subscription
 
     def private_key(self, encrypted: Any) -> rsa.RSAPrivateKey:
-        from presence.certificates import private_key_for
-
         certificate_id = (
             encrypted.get("encryptionCertificateId") if isinstance(encrypted, dict) else None
         )
@@ -421,17 +421,9 @@ def _unavailable(text: str) -> HttpResponse:
 
 def _enqueue(changes: list[dict], lifecycle: list[tuple[str, str]]) -> None:
     if changes:
-        from presence.inbound_tasks import notifications_process
-
         notifications_process.delay(items=changes)
-    if lifecycle:
-        from presence import subscription_tasks
-
-        task = getattr(subscription_tasks, "subscription_lifecycle", None)
-        if task is None:
-            raise RuntimeError("presence.subscription_tasks.subscription_lifecycle is missing")
-        for graph_id, event in lifecycle:
-            task.delay(graph_id, event)
+    for graph_id, event in lifecycle:
+        subscription_lifecycle.delay(graph_id, event)
 
 
 @csrf_exempt

@@ -13,7 +13,6 @@ from django.db import transaction
 
 from accounts.models import Agent, AgentTeam, BusinessUnit
 from integrations.audit import audit_record
-from presence import rules_core as core
 from presence.models import (
     AgentRuleAssignment,
     PresenceRule,
@@ -22,6 +21,7 @@ from presence.models import (
     SubscriberRow,
     TeamRuleAssignment,
 )
+from presence.rules import core
 
 STANDARD_REASON_CODES = (("break", "Break"), ("lunch", "Lunch"), ("training", "Training"),
                          ("meeting", "Meeting"))  # fmt: skip

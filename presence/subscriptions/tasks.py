@@ -1,5 +1,5 @@
 """Background work of presence subscriptions and system users: thin wrappers
-around presence.subscriptions and presence.system_users."""
+around presence/subscriptions/services.py and system_users.py."""
 
 import logging
 
@@ -7,26 +7,19 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from integrations.jobs import JobContext, JobFailed, job_enqueue, tracked_job
+from integrations.jobs import JobContext, JobFailed, job_enqueue, task_enqueue, tracked_job
 from integrations.models import JobRun
-from presence.subscriptions import (
+from presence.subscriptions.services import (
     member_agent_ids,
     subscription_mark,
     subscriptions_sync,
 )
-from presence.sync_models import SystemUser
-from presence.system_users import (
+from presence.subscriptions.system_users import (
     SystemUserError,
     system_users_create_in_azure,
     system_users_recheck,
 )
-
-__all__ = [
-    "subscription_lifecycle",
-    "subscriptions_maintain",
-    "subscriptions_sync_job",
-    "system_users_create_job",
-]
+from presence.sync_models import SystemUser
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +28,9 @@ MAINTAIN_KIND = "subscriptions.maintain"
 CREATE_KIND = "system_users.create"
 
 
-@shared_task(ignore_result=True, soft_time_limit=50, time_limit=58)
+@shared_task(
+    name="presence.subscriptions.maintain", ignore_result=True, soft_time_limit=50, time_limit=58
+)
 def subscriptions_maintain() -> None:
     """Scheduled by beat every minute: take back system users that sign in again,
     then create, renew and repair subscriptions.
@@ -61,7 +56,9 @@ def subscriptions_maintain() -> None:
     )
 
 
-@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+@shared_task(
+    name="presence.subscriptions.sync", ignore_result=True, soft_time_limit=240, time_limit=300
+)
 @tracked_job
 def subscriptions_sync_job(ctx: JobContext) -> None:
     """ "Sync subscriptions now": one sync, reported on its JobRun."""
@@ -76,7 +73,12 @@ def subscriptions_sync_job(ctx: JobContext) -> None:
         )
 
 
-@shared_task(ignore_result=True, soft_time_limit=600, time_limit=660)
+@shared_task(
+    name="presence.subscriptions.system_users_create",
+    ignore_result=True,
+    soft_time_limit=600,
+    time_limit=660,
+)
 @tracked_job
 def system_users_create_job(ctx: JobContext, *, count: int) -> None:
     """ "Create N in Azure": create the accounts, check their sign-in, then sync."""
@@ -103,7 +105,12 @@ def subscriptions_sync_now(*, user=None) -> JobRun:
     return job_enqueue(kind=SYNC_KIND, task=subscriptions_sync_job, user=user)
 
 
-@shared_task(ignore_result=True, soft_time_limit=240, time_limit=300)
+@shared_task(
+    name="presence.subscriptions.lifecycle",
+    ignore_result=True,
+    soft_time_limit=240,
+    time_limit=300,
+)
 def subscription_lifecycle(subscription_graph_id: str, event: str) -> None:
     """A lifecycle notification from Graph (queued by the webhook).
 
@@ -118,13 +125,4 @@ def subscription_lifecycle(subscription_graph_id: str, event: str) -> None:
     if event in ("reauthorizationRequired", "subscriptionRemoved"):
         subscriptions_sync(wait=120)
     if event in ("subscriptionRemoved", "missed") and agent_ids:
-        _reconcile(agent_ids, reason=event)
-
-
-def _reconcile(agent_ids: list[int], *, reason: str) -> None:
-    try:
-        from presence.outbound_tasks import reconcile
-    except ImportError:
-        logger.warning("reconciliation is not available; %d agents not reconciled", len(agent_ids))
-        return
-    reconcile.delay(agent_ids=agent_ids, reason=reason)
+        task_enqueue("presence.to_acd.reconcile", kwargs={"agent_ids": agent_ids, "reason": event})

@@ -19,9 +19,9 @@ from django.http import QueryDict
 
 from accounts.models import BusinessUnit
 from graph.presence import ACTIVITIES, AVAILABILITIES, SETTABLE_PAIRS
-from presence import rules_core as core
 from presence.models import AcdState, PresenceRule, PublisherRow, ReasonCode
-from presence.services import PublisherRowInput, SubscriberRowInput
+from presence.rules import core
+from presence.rules.services import PublisherRowInput, SubscriberRowInput
 
 CLEAR = "clear"
 # The Teams action select: one option per pair Graph lets an app set, and "clear".

@@ -1,7 +1,7 @@
-"""Presence sync tasks toward Teams: apply ACD events, renew sessions, reconcile.
+"""Contact center → Teams tasks: apply ACD events, renew presence sessions.
 
-Thin wrappers: they take ids, call presence/acd_to_teams.py or presence/reconcile.py,
-and retry what may heal (Graph throttled or unavailable) with exponential backoff.
+Thin wrappers: they take ids, call presence/to_teams/sync.py, and retry what may
+heal (Graph throttled or unavailable) with exponential backoff.
 """
 
 from datetime import datetime, timedelta
@@ -11,12 +11,8 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from graph.errors import Throttled, Unavailable
-from presence import acd_to_teams
-from presence.reconcile import presences_reconcile
 from presence.sync_models import AgentEvent
-
-__all__ = ["agent_events_apply", "reconcile", "sessions_refresh"]
+from presence.to_teams import sync as to_teams
 
 # Another worker holds the agent: look again soon, it is done within one Graph call.
 BUSY_RETRY_SECONDS = 1
@@ -32,6 +28,7 @@ def _backoff(retries: int, retry_after: float | None) -> float:
 
 
 @shared_task(
+    name="presence.to_teams.agent_events_apply",
     bind=True,
     ignore_result=True,
     max_retries=8,
@@ -42,14 +39,14 @@ def _backoff(retries: int, retry_after: float | None) -> float:
     retry_backoff_max=BACKOFF_MAX,
 )
 def agent_events_apply(self, *, agent_ids: list[int]) -> None:
-    """Apply the newest ACD event of each agent to Teams (see acd_to_teams.agents_apply).
+    """Apply the newest ACD event of each agent to Teams (see to_teams.agents_apply).
 
     Agents another worker holds come back in a new task a second later; agents whose
     Graph call was throttled or failed transiently are retried with backoff, always
     re-reading their newest event, and recorded as failed on the last attempt. A lost
     database connection retries the whole task: agents already done have nothing left.
     """
-    result = acd_to_teams.agents_apply(
+    result = to_teams.agents_apply(
         agent_ids=agent_ids, give_up=self.request.retries >= self.max_retries
     )
     if result.busy:
@@ -64,12 +61,17 @@ def agent_events_apply(self, *, agent_ids: list[int]) -> None:
         )
 
 
-@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+@shared_task(
+    name="presence.to_teams.sessions_refresh",
+    ignore_result=True,
+    soft_time_limit=50,
+    time_limit=60,
+)
 def sessions_refresh() -> None:
     """Renew presence sessions that end soon for agents still in the same state (beat, 60 s),
     and queue again the agents whose events lost their task (see events_requeue_stranded)."""
     events_requeue_stranded()
-    acd_to_teams.sessions_refresh()
+    to_teams.sessions_refresh()
 
 
 def events_requeue_stranded(*, now: datetime | None = None) -> int:
@@ -88,23 +90,3 @@ def events_requeue_stranded(*, now: datetime | None = None) -> int:
     for start in range(0, len(agent_ids), REQUEUE_BATCH):
         agent_events_apply.delay(agent_ids=agent_ids[start : start + REQUEUE_BATCH])
     return len(agent_ids)
-
-
-@shared_task(
-    bind=True,
-    ignore_result=True,
-    autoretry_for=(Throttled, Unavailable),
-    retry_backoff=BACKOFF_FACTOR,
-    retry_backoff_max=BACKOFF_MAX,
-    retry_jitter=True,
-    max_retries=6,
-    soft_time_limit=600,
-    time_limit=660,
-)
-def reconcile(self, agent_ids: list[int] | None = None, reason: str = "") -> None:
-    """Read Teams presence with getPresencesByUserId and apply it toward the ACD.
-
-    ``agent_ids`` None: agents no active subscription watches (all of them when
-    ``reason`` is "outage"); see presence/reconcile.py. Beat runs it every 5 minutes.
-    """
-    presences_reconcile(agent_ids=agent_ids, reason=reason)

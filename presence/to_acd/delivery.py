@@ -36,6 +36,7 @@ from accounts.models import Agent
 from config.queues import BULK
 from integrations import crypto
 from integrations.audit import audit_record
+from integrations.jobs import task_enqueue
 from presence.sync_models import AcdDelivery, AcdEndpoint
 
 logger = logging.getLogger(__name__)
@@ -218,12 +219,10 @@ def delivery_queue(
 
 
 def _send_soon(ids: Iterable[int], *, backfill: bool = False) -> None:
-    from presence.inbound_tasks import acd_deliver
-
     # Otherwise the task's route: the presence sync queue (config/queues.py).
     options = {"queue": settings.TASK_QUEUES[BULK]} if backfill else {}
     for delivery_id in ids:
-        transaction.on_commit(lambda pk=delivery_id: acd_deliver.apply_async(args=(pk,), **options))
+        task_enqueue("presence.to_acd.deliver", args=(delivery_id,), **options)
 
 
 def delivery_claim(delivery_id: int) -> int | None:

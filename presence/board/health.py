@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from presence.subscriptions import mapped_users
+from presence.subscriptions.services import mapped_users
+from presence.subscriptions.system_users import system_users_needed
 from presence.sync_models import AcdDelivery, Subscription, SystemUser
-from presence.system_users import system_users_needed
 
 OK, WARN, FAIL, IDLE = "ok", "warn", "fail", "idle"
 # Renewal starts 15 minutes ahead and runs every minute; an active subscription

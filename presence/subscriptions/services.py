@@ -19,27 +19,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Agent, DirectoryUser
 from graph.client import GraphClient
 from graph.errors import AuthError, Conflict, GraphError, NotFound
 from integrations import crypto
+from integrations.audit import audit_record
 from integrations.graphlink import app_graph_client, token_cache_save
+from integrations.jobs import task_enqueue
 from integrations.services import account_get
-from presence.certificates import certificate_active, encryption_certificate_b64
-from presence.outbound_tasks import reconcile
-from presence.subscription_hints import failure_text
-from presence.subscription_lock import subscriptions_exclusive
-from presence.subscription_plan import CAPACITY, changed_slots, not_covered, plan
-from presence.sync_models import NotificationCertificate, Subscription, SystemUser
-from presence.system_users import (
+from presence.subscriptions.certificates import certificate_active, encryption_certificate_b64
+from presence.subscriptions.hints import failure_text
+from presence.subscriptions.lock import subscriptions_exclusive
+from presence.subscriptions.plan import CAPACITY, changed_slots, not_covered, plan
+from presence.subscriptions.system_users import (
     SystemUserError,
     system_user_cache_save,
     system_user_graph_client,
     system_user_mark_failed,
 )
+from presence.sync_models import NotificationCertificate, Subscription, SystemUser
 
 __all__ = [
     "CAPACITY",
@@ -51,6 +51,7 @@ __all__ = [
     "subscription_discard",
     "subscription_for_graph_id",
     "subscriptions_sync",
+    "system_user_remove",
 ]
 
 logger = logging.getLogger(__name__)
@@ -417,8 +418,8 @@ def _reconcile_recovered(rows: list[Subscription]) -> None:
     for row in rows:
         agent_ids = member_agent_ids(row)
         if agent_ids:
-            transaction.on_commit(
-                lambda ids=agent_ids: reconcile.delay(agent_ids=ids, reason="outage")
+            task_enqueue(
+                "presence.to_acd.reconcile", kwargs={"agent_ids": agent_ids, "reason": "outage"}
             )
 
 
@@ -485,6 +486,21 @@ def subscription_discard(*, system_user: SystemUser) -> None:
             finally:
                 run.close()
         row.delete()
+
+
+def system_user_remove(*, actor, user: SystemUser) -> None:
+    """Forget a system user: delete its subscription (in Graph when possible, and
+    here), then the row. The account itself stays in Entra ID."""
+    subscription_discard(system_user=user)
+    username = user.username
+    audit_record(
+        actor=actor,
+        action="system_user.remove",
+        target=user,
+        summary=f"Removed the system user {username}",
+        changes={"username": username},
+    )
+    user.delete()
 
 
 def subscription_mark(

@@ -33,13 +33,12 @@ from graph.presence import clear_presence, set_presence
 from integrations.graphlink import app_graph_client, graph_config, token_cache_save
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
-from presence import rules_core as core
-from presence import rules_preview as preview
 from presence.models import PresenceRule
-from presence.pending_events import pending_events_read
-from presence.services import agent_effective_rule, rule_spec
+from presence.rules import core, preview
+from presence.rules.services import agent_effective_rule, rule_spec
 from presence.sync_models import AgentEvent, AgentPresence, SyncRecord
-from presence.teams_to_acd import MANUAL_ADVICE
+from presence.to_acd.sync import MANUAL_ADVICE
+from presence.to_teams.pending_events import pending_events_read
 
 logger = logging.getLogger(__name__)
 

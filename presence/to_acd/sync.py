@@ -22,11 +22,11 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Agent
 from graph.presence import PREFERRED_PAIRS
-from presence import acd_delivery, services
-from presence import rules_core as core
-from presence import rules_preview as preview
+from integrations.jobs import task_enqueue
 from presence.models import PresenceRule
+from presence.rules import core, preview, services
 from presence.sync_models import AgentPresence, SyncRecord
+from presence.to_acd import delivery as acd_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -311,15 +311,7 @@ def notifications_apply(items: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 
 def _reconcile(agent_ids: list[int]) -> None:
-    # E's task; imported here so the modules load in any order.
-    from presence import outbound_tasks
-
-    reconcile = getattr(outbound_tasks, "reconcile", None)
-    if reconcile is None:
-        logger.warning(
-            "no reconcile task: %d agents left until the next reconciliation", len(agent_ids)
-        )
-        return
-    transaction.on_commit(
-        lambda: reconcile.delay(agent_ids=agent_ids, reason="notification without presence")
+    task_enqueue(
+        "presence.to_acd.reconcile",
+        kwargs={"agent_ids": agent_ids, "reason": "notification without presence"},
     )

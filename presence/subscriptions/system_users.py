@@ -30,7 +30,7 @@ from integrations import crypto
 from integrations.audit import audit_record
 from integrations.graphlink import app_credentials, app_graph_client, graph_config, token_cache_save
 from integrations.services import account_get
-from presence.subscription_plan import CAPACITY
+from presence.subscriptions.plan import CAPACITY
 from presence.sync_models import SystemUser
 
 logger = logging.getLogger(__name__)
@@ -160,23 +160,6 @@ def system_user_set_enabled(*, actor, user: SystemUser, enabled: bool) -> System
         changes={"enabled": enabled},
     )
     return user
-
-
-def system_user_remove(*, actor, user: SystemUser) -> None:
-    """Forget a system user: delete its subscription (in Graph when possible, and
-    here), then the row. The account itself stays in Entra ID."""
-    from presence.subscriptions import subscription_discard
-
-    subscription_discard(system_user=user)
-    username = user.username
-    audit_record(
-        actor=actor,
-        action="system_user.remove",
-        target=user,
-        summary=f"Removed the system user {username}",
-        changes={"username": username},
-    )
-    user.delete()
 
 
 # --- signing in ----------------------------------------------------------------------

@@ -29,7 +29,7 @@ from graph.presence import MAX_IDS_PER_CALL, get_presences
 from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.services import account_get
 from presence.sync_models import Subscription
-from presence.teams_to_acd import teams_presence_apply
+from presence.to_acd.sync import teams_presence_apply
 
 logger = logging.getLogger(__name__)
 

@@ -16,18 +16,16 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Agent, AgentTeam
 from graph.presence import ACTIVITIES, AVAILABILITIES
-from presence import rules_core as core
-from presence import rules_preview as preview
-from presence import services
-from presence.forms import (
+from presence.models import AcdState, PresenceRule
+from presence.rules import core, preview, services
+from presence.rules.forms import (
     AgentRuleForm,
     UnitFilterForm,
     preview_choice,
     reason_labels,
     whole_number,
 )
-from presence.models import AcdState, PresenceRule
-from presence.views import ruleless_agent_ids
+from presence.rules.views import ruleless_agent_ids
 
 LIST_LIMIT = 200  # options shown per list; search narrows the rest
 PAGE_SIZE = 50

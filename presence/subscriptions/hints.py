@@ -17,7 +17,7 @@ from graph.errors import (
     Throttled,
     Unavailable,
 )
-from presence.system_users import MFA_HINT, WRONG_PASSWORD_HINT, auth_failure_status
+from presence.subscriptions.system_users import MFA_HINT, WRONG_PASSWORD_HINT, auth_failure_status
 
 
 @dataclass(frozen=True)

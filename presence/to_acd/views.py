@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integrations.crypto import SecretUnreadable
-from presence import acd_delivery
 from presence.sync_models import AcdDelivery, AcdEndpoint
+from presence.to_acd import delivery as acd_delivery
 
 SETTINGS = "presence/sync/acd_settings.html"
 DEAD_LETTERS = "presence/sync/acd_dead_letters.html"

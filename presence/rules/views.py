@@ -17,8 +17,17 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.models import Agent, BusinessUnit
-from presence import services
-from presence.forms import (
+from presence.models import (
+    AcdState,
+    AgentRuleAssignment,
+    PresenceRule,
+    PublisherRow,
+    ReasonCode,
+    SubscriberRow,
+    TeamRuleAssignment,
+)
+from presence.rules import services
+from presence.rules.forms import (
     EditorState,
     ReasonCodeForm,
     action_label,
@@ -29,15 +38,6 @@ from presence.forms import (
     editor_rows_for_display,
     editor_show_problems,
     whole_number,
-)
-from presence.models import (
-    AcdState,
-    AgentRuleAssignment,
-    PresenceRule,
-    PublisherRow,
-    ReasonCode,
-    SubscriberRow,
-    TeamRuleAssignment,
 )
 
 EDITOR = "presence/rule_editor.html"
