@@ -1,6 +1,6 @@
 """Presence rules as plain data: validation, row matching, the effective rule and
 the labels for states and presences. The sync engine and the console's preview
-(presence/rules_preview.py) call the same functions, so what the preview says is
+(presence/rules/preview.py) call the same functions, so what the preview says is
 what the engine does.
 
 No ORM and no I/O: the services turn model rows into these dataclasses.
@@ -47,13 +47,14 @@ ACD_STATE_LABELS: Mapping[str, str] = {
 class Direction(StrEnum):
     """Which way a rule syncs: contact center → Teams, Teams → contact center, or both."""
 
-    PUBLISHER = "publisher"
-    SUBSCRIBER = "subscriber"
+    # The values are what PresenceRule.direction stores, so they keep their first names.
+    TO_TEAMS = "publisher"
+    TO_ACD = "subscriber"
     BOTH = "both"
 
 
-_PUBLISHING = (Direction.PUBLISHER, Direction.BOTH)
-_SUBSCRIBING = (Direction.SUBSCRIBER, Direction.BOTH)
+_PUBLISHING = (Direction.TO_TEAMS, Direction.BOTH)
+_SUBSCRIBING = (Direction.TO_ACD, Direction.BOTH)
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _direction_problems(spec: RuleSpec) -> list[RuleProblem]:
         return [RuleProblem("direction", None, "Choose the direction the rule syncs.")]
     has_publisher, has_subscriber = bool(spec.publisher_rows), bool(spec.subscriber_rows)
     problems = []
-    if direction == Direction.SUBSCRIBER and has_publisher:
+    if direction == Direction.TO_ACD and has_publisher:
         problems.append(
             RuleProblem(
                 "publisher_rows",
@@ -182,7 +183,7 @@ def _direction_problems(spec: RuleSpec) -> list[RuleProblem]:
                 "remove them or make the rule two-way.",
             )
         )
-    if direction == Direction.PUBLISHER and has_subscriber:
+    if direction == Direction.TO_TEAMS and has_subscriber:
         problems.append(
             RuleProblem(
                 "subscriber_rows",

@@ -1,5 +1,5 @@
 """The preview's sentences: what a rule does to Teams or the ACD, in words, and
-where an agent's rule comes from. Built on presence/rules_core.py's matching, so
+where an agent's rule comes from. Built on presence/rules/core.py's matching, so
 what the preview says is what the engine does. No ORM and no I/O.
 """
 

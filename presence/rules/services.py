@@ -1,6 +1,6 @@
 """Presence rules: save, delete, assign, and resolve the rule in force for an agent.
 
-Validation is the pure core's (presence/rules_core.py), so the editor, the API
+Validation is the pure core's (presence/rules/core.py), so the editor, the API
 and the sync engine agree on what a rule means.
 """
 
@@ -411,7 +411,7 @@ def mapping_acd_effect(*, agent_ids: Sequence[int]) -> list[MappingEffect]:
     effects, untouched = [], by_rule.pop(None, 0)
     for rule_id, count in by_rule.items():
         rule = rules[rule_id]
-        if rule.direction == PresenceRule.Direction.PUBLISHER:
+        if rule.direction == PresenceRule.Direction.TO_TEAMS:
             untouched += count
         else:
             effects.append(MappingEffect(count, rule.name, rule.on_mapping))

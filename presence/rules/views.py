@@ -177,8 +177,8 @@ def _editor_context(
         "directions": PresenceRule.Direction.choices,
         "direction_label": dict(PresenceRule.Direction.choices).get(state.direction, ""),
         # A direction the editor does not know keeps both tables, next to its error.
-        "uses_publisher": state.direction != PresenceRule.Direction.SUBSCRIBER,
-        "uses_subscriber": state.direction != PresenceRule.Direction.PUBLISHER,
+        "uses_publisher": state.direction != PresenceRule.Direction.TO_ACD,
+        "uses_subscriber": state.direction != PresenceRule.Direction.TO_TEAMS,
         "on_mapping_choices": PresenceRule.OnMapping.choices,
         "on_mapping_label": dict(PresenceRule.OnMapping.choices).get(state.on_mapping, ""),
         "can_edit": can_edit,

@@ -1,6 +1,6 @@
 """Graph change notifications as plain data: decrypt, verify, and check validation tokens.
 
-No ORM and no HTTP here: the webhook (presence/webhook.py) looks up
+No ORM and no HTTP here: the webhook (presence/webhook/views.py) looks up
 subscriptions and keys and hands them in, so every check can be tested with
 payloads built exactly like Graph builds them.
 

@@ -12,7 +12,7 @@ from accounts.models import BusinessUnit
 from presence.rules.services import reason_codes_ensure
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.browser.test_login import sign_in
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     EVENTS,
     account_for,
     enabled_users,

@@ -19,7 +19,7 @@ from presence.to_teams import sync as to_teams
 from presence.to_teams.tasks import agent_events_apply, events_requeue_stranded
 from tests.accounts.factories import AgentFactory
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     EVENTS,
     account_for,
     api_client,

@@ -15,7 +15,7 @@ from presence.to_acd.reconcile import TokenBucket, presences_reconcile, reconcil
 from presence.to_acd.tasks import reconcile
 from tests.accounts.factories import AgentFactory, AgentMappingFactory
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     account_for,
     enabled_users,
     mapped_agent,

@@ -38,7 +38,6 @@ from presence.subscriptions.system_users import (
 from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
 from presence.to_acd import tasks as to_acd_tasks
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import publishing_rule, sim_calls
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     big_tenant_fixture,  # noqa: F401
@@ -48,6 +47,7 @@ from tests.presence.support_sync import (
     sim_system_user,
     small_tenant_fixture,  # noqa: F401
 )
+from tests.presence.support_to_teams import publishing_rule, sim_calls
 from tests.support.task_queue import own_queue
 
 # --- the planner (pure) ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The webhook's hand-over on a Redis broker: one message per POST, as a worker reads it.
 
-presence/webhook_broker.py writes the task message itself (one LPUSH); these
+presence/webhook/broker.py writes the task message itself (one LPUSH); these
 tests read it back through kombu, as a Celery worker does, from a queue of
 their own. The end-to-end tests in test_webhook.py run it on a real worker.
 """

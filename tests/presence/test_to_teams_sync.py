@@ -19,7 +19,7 @@ from presence.to_teams import sync as to_teams
 from presence.to_teams.sync import AgentBusy, agents_apply, sessions_refresh
 from presence.to_teams.tasks import agent_events_apply as agent_events_task
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     CLEAR,
     SET,
     account_for,
