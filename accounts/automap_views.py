@@ -15,7 +15,7 @@ from accounts import review, services
 from accounts.matching import MatchStatus, Proposal
 from accounts.models import Agent, BusinessUnit, DirectoryUser
 from accounts.views import PAGE_SIZE
-from presence import services as presence_services
+from presence.rules import services as presence_services
 
 
 def _remember_verdicts(proposals: list[Proposal]) -> None:

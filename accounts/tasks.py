@@ -16,7 +16,12 @@ SYNC_KIND = "directory.sync"
 SYNC_TIME_LIMIT_SECONDS = 3600
 
 
-@shared_task(ignore_result=True, soft_time_limit=3000, time_limit=SYNC_TIME_LIMIT_SECONDS)
+@shared_task(
+    name="accounts.directory.sync",
+    ignore_result=True,
+    soft_time_limit=3000,
+    time_limit=SYNC_TIME_LIMIT_SECONDS,
+)
 @tracked_job
 def directory_sync(ctx: JobContext) -> None:
     """Run one directory sync round (resumes where a killed run stopped)."""
@@ -52,7 +57,9 @@ def _abandoned(job: JobRun) -> bool:
     return since < timezone.now() - timedelta(seconds=SYNC_TIME_LIMIT_SECONDS)
 
 
-@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
+@shared_task(
+    name="accounts.directory.sync_when_due", ignore_result=True, soft_time_limit=20, time_limit=30
+)
 def directory_sync_when_due() -> None:
     """Scheduled by beat every minute: start a sync when the admin's interval has passed."""
     account = account_get()

@@ -178,9 +178,9 @@ def _end_to_end(sim, wanted: set[str]) -> list:
 
             rows += _bounded("webhook", ingest)
         if "acd" in wanted:
-            rows += _bounded("acd", lambda: [latency.acd_to_teams(harness.ensure())])
+            rows += _bounded("acd", lambda: [latency.to_teams(harness.ensure())])
         if "teams" in wanted:
-            rows += _bounded("teams", lambda: [latency.teams_to_acd(harness.ensure())])
+            rows += _bounded("teams", lambda: [latency.to_acd(harness.ensure())])
     finally:
         harness.close()
     return rows

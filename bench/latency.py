@@ -90,7 +90,7 @@ def _row(measure: str, latencies: list[float], expected: int, extra: dict) -> Ro
     )
 
 
-def acd_to_teams(running: Running, *, count: int = EVENTS, rate: float = RATE_PER_SECOND) -> Row:
+def to_teams(running: Running, *, count: int = EVENTS, rate: float = RATE_PER_SECOND) -> Row:
     """ACD event → setPresence seen by the simulator, for ``count`` agents, one event each."""
     running.ensure_worker()
     agents: list[BenchAgent] = running.scenario.agents[:count]
@@ -127,7 +127,7 @@ def acd_to_teams(running: Running, *, count: int = EVENTS, rate: float = RATE_PE
     )
 
 
-def teams_to_acd(running: Running, *, count: int = CHANGES, rate: float = RATE_PER_SECOND) -> Row:
+def to_acd(running: Running, *, count: int = CHANGES, rate: float = RATE_PER_SECOND) -> Row:
     """Teams change → ACD webhook delivered, for ``count`` agents, one change each."""
     running.ensure_worker()
     agents = running.scenario.agents[-count:]

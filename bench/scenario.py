@@ -24,16 +24,16 @@ from integrations.apikeys import api_key_create
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence.models import AgentRuleAssignment, PresenceRule
-from presence.services import (
+from presence.rules.services import (
     PublisherRowInput,
     SubscriberRowInput,
     reason_codes_ensure,
     rule_save,
 )
-from presence.subscription_plan import CAPACITY
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.plan import CAPACITY
+from presence.subscriptions.services import subscriptions_sync
+from presence.subscriptions.system_users import strong_password, system_user_add, system_user_check
 from presence.sync_models import AcdEndpoint, Subscription, SystemUser
-from presence.system_users import strong_password, system_user_add, system_user_check
 
 APPLICATION_PERMISSIONS = ["User.Read.All", "Presence.Read.All", "Presence.ReadWrite.All"]
 DELEGATED_PERMISSIONS = ["Presence.Read.All", "User.Read"]

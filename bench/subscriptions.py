@@ -37,8 +37,8 @@ from bench.simulator import Simulator, trusted_session
 from integrations import crypto
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
-from presence.subscription_plan import CAPACITY
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.plan import CAPACITY
+from presence.subscriptions.services import subscriptions_sync
 
 SIZES = (800, 5_000, 20_000)
 # A real pool has room: idle system users must stay idle, not get a subscription each.

@@ -31,7 +31,7 @@ from bench.stack import FLOOR_PATH, Stack
 from graphsim.core.certs import load_signing_key
 from graphsim.identity.tokens import validation_token
 from graphsim.subscriptions.notify import encrypt_content
-from presence.certificates import certificate_active
+from presence.subscriptions.certificates import certificate_active
 
 MEASURE = "webhook ingest"
 TARGET = "≥ 2,000 notifications/s; p99 < 100 ms; ≥ 0.5x floor"

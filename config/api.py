@@ -34,7 +34,7 @@ from accounts.api import router as accounts_router
 from config.api_body import MAX_DEPTH, BodyNotJson, BoundedJsonParser
 from config.api_docs import ServerRenderedDocs
 from config.ratelimit import ApiKeyThrottle
-from presence.api import router as presence_router
+from presence.to_teams.api import router as presence_router
 
 logger = logging.getLogger(__name__)
 

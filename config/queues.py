@@ -19,30 +19,31 @@ SYNC = "sync"
 BULK = "bulk"
 ROLES = (INTERACTIVE, SYNC, BULK)
 
+# By task name (the stable "<app>.<concern>.<action>" of config/celery.py).
 ROUTED_TASKS = {
     INTERACTIVE: (
-        "console.tasks.record_heartbeat",
-        "console.tasks.system_selfcheck",
-        "integrations.tasks.account_read_secret_expiry",
-        "integrations.tasks.account_test_connection",
-        "integrations.tasks.jobs_recover_stranded",
-        "presence.subscription_tasks.subscriptions_sync_job",
-        "presence.subscription_tasks.system_users_create_job",
+        "console.health.heartbeat_record",
+        "console.health.selfcheck",
+        "integrations.account.read_secret_expiry",
+        "integrations.account.test_connection",
+        "integrations.jobs.recover_stranded",
+        "presence.subscriptions.sync",
+        "presence.subscriptions.system_users_create",
     ),
     SYNC: (
-        "integrations.tasks.refresh_account_token",
-        "presence.inbound_tasks.acd_deliver",
-        "presence.inbound_tasks.acd_deliveries_retry",
-        "presence.inbound_tasks.notifications_process",
-        "presence.outbound_tasks.agent_events_apply",
-        "presence.outbound_tasks.sessions_refresh",
-        "presence.subscription_tasks.subscription_lifecycle",
-        "presence.subscription_tasks.subscriptions_maintain",
+        "integrations.account.refresh_token",
+        "presence.to_acd.deliver",
+        "presence.to_acd.deliveries_retry",
+        "presence.to_acd.notifications_process",
+        "presence.to_teams.agent_events_apply",
+        "presence.to_teams.sessions_refresh",
+        "presence.subscriptions.lifecycle",
+        "presence.subscriptions.maintain",
     ),
     BULK: (
-        "accounts.tasks.directory_sync",
-        "accounts.tasks.directory_sync_when_due",
-        "presence.outbound_tasks.reconcile",
+        "accounts.directory.sync",
+        "accounts.directory.sync_when_due",
+        "presence.to_acd.reconcile",
     ),
 }
 
@@ -73,6 +74,6 @@ def task_routes(base: str) -> dict[str, dict[str, str]]:
     }
 
 
-# Set on every task message when it is sent (config/celery.py, presence/webhook_broker.py):
+# Set on every task message when it is sent (config/celery.py, presence/webhook/broker.py):
 # Redis keeps no time for a list item, and the dashboard shows how long work has waited.
 ENQUEUED_AT_HEADER = "ccbridge_enqueued_at"

@@ -163,39 +163,39 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
 # A static schedule: the beat process reads it at start (no database scheduler).
 CELERY_BEAT_SCHEDULE = {
     "jobs-recover": {
-        "task": "integrations.tasks.jobs_recover_stranded",
+        "task": "integrations.jobs.recover_stranded",
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
     "worker-heartbeat": {
-        "task": "console.tasks.record_heartbeat",
+        "task": "console.health.heartbeat_record",
         "schedule": float(HEARTBEAT_INTERVAL_SECONDS),
         "options": {"expires": float(HEARTBEAT_INTERVAL_SECONDS)},
     },
     "directory-sync-when-due": {
-        "task": "accounts.tasks.directory_sync_when_due",
+        "task": "accounts.directory.sync_when_due",
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
     "refresh-account-token": {
-        "task": "integrations.tasks.refresh_account_token",
+        "task": "integrations.account.refresh_token",
         "schedule": float(env_int("TOKEN_REFRESH_INTERVAL_SECONDS", 300)),
     },
     # Presence subscriptions: create, renew (within 15 min of expiry), repair.
     "presence-subscriptions-maintain": {
-        "task": "presence.subscription_tasks.subscriptions_maintain",
+        "task": "presence.subscriptions.maintain",
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
     # A long-held ACD state: renew the app's presence session before Teams drops it.
     "presence-sessions-refresh": {
-        "task": "presence.outbound_tasks.sessions_refresh",
+        "task": "presence.to_teams.sessions_refresh",
         "schedule": 60.0,
         "options": {"expires": 60.0},
     },
     # Agents no active subscription watches: read their presence with getPresencesByUserId.
     "presence-reconcile-unwatched": {
-        "task": "presence.outbound_tasks.reconcile",
+        "task": "presence.to_acd.reconcile",
         "schedule": float(PRESENCE_RECONCILE_INTERVAL_SECONDS),
         "kwargs": {"reason": "scheduled"},
         "options": {"expires": float(PRESENCE_RECONCILE_INTERVAL_SECONDS)},
@@ -308,7 +308,7 @@ ACD_WEBHOOK_TIMEOUT_SECONDS = env_int("ACD_WEBHOOK_TIMEOUT_SECONDS", 5)
 # A CA file for an ACD webhook behind a private CA; empty = the public trust store.
 ACD_WEBHOOK_CA_BUNDLE = env_str("ACD_WEBHOOK_CA_BUNDLE", "")
 CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {
-    "task": "presence.inbound_tasks.acd_deliveries_retry",
+    "task": "presence.to_acd.deliveries_retry",
     "schedule": 15.0,
     "options": {"expires": 15.0},
 }

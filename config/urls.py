@@ -7,7 +7,6 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("accounts.urls")),
     path("", include("presence.urls")),
-    path("", include("presence.sync_urls")),
     path("api/v1/", api.urls),
 ]
 

@@ -8,13 +8,17 @@ from console.health import check_broker, check_database, heartbeat_record
 from integrations.jobs import JobContext, JobFailed, tracked_job
 
 
-@shared_task(ignore_result=True, soft_time_limit=20, time_limit=30)
+@shared_task(
+    name="console.health.heartbeat_record", ignore_result=True, soft_time_limit=20, time_limit=30
+)
 def record_heartbeat() -> None:
     """Scheduled by beat and run by a worker: proves both are alive."""
     heartbeat_record(hostname=socket.gethostname())
 
 
-@shared_task(ignore_result=True, soft_time_limit=100, time_limit=120)
+@shared_task(
+    name="console.health.selfcheck", ignore_result=True, soft_time_limit=100, time_limit=120
+)
 @tracked_job
 def system_selfcheck(ctx: JobContext) -> None:
     """A maintenance job an administrator can start to prove the job pipeline works.

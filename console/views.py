@@ -20,7 +20,7 @@ from console.roles import role_of
 from console.tasks import system_selfcheck
 from integrations.jobs import job_enqueue
 from integrations.models import AuditEntry, JobRun
-from presence.sync_health import sync_health_summary
+from presence.board.health import sync_health_summary
 
 User = get_user_model()
 PAGE_SIZE = 25

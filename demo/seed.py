@@ -16,16 +16,16 @@ from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.models import IntegrationAccount, LicensingMode
 from integrations.services import account_create, account_get
 from presence.models import PresenceRule
-from presence.services import PublisherRowInput as Pub
-from presence.services import SubscriberRowInput as Sub
-from presence.services import reason_codes_ensure, rule_assign_teams, rule_save
-from presence.sync_models import SystemUser
-from presence.system_users import (
+from presence.rules.services import PublisherRowInput as Pub
+from presence.rules.services import SubscriberRowInput as Sub
+from presence.rules.services import reason_codes_ensure, rule_assign_teams, rule_save
+from presence.subscriptions.system_users import (
     system_user_check,
     system_user_not_found,
     system_users_create_in_azure,
     system_users_needed,
 )
+from presence.sync_models import SystemUser
 
 DEMO_UNIT_CODE = "contoso-cc"
 DEMO_UNIT_NAME = "Contoso Contact Center"

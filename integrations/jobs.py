@@ -66,6 +66,24 @@ class JobContext:
         JobRun.objects.filter(pk=self.job.pk).update(counts=self.job.counts)
 
 
+def task_enqueue(
+    name: str, *, args: tuple = (), kwargs: dict | None = None, **options: Any
+) -> None:
+    """Send the task registered as ``name`` once the surrounding transaction commits.
+
+    By name, so a service never imports a task module (task modules import the
+    services they wrap). The queue is the one config/queues.py routes ``name`` to,
+    unless ``options`` name another. Raises ValueError at once for a name the
+    routing table does not know; kombu's OperationalError when the broker is
+    unreachable, from the commit (at once outside a transaction).
+    """
+    if name not in settings.CELERY_TASK_ROUTES:
+        raise ValueError(f"no task named {name!r} in config/queues.py")
+    transaction.on_commit(
+        lambda: current_app.send_task(name, args=args, kwargs=kwargs or {}, **options)
+    )
+
+
 def job_enqueue(*, kind: str, task: Any, user=None, **task_kwargs: Any) -> JobRun:
     """Create a queued JobRun and send `task` for it after the transaction commits.
 

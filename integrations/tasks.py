@@ -15,7 +15,12 @@ from integrations.services import account_get
 from integrations.unsaved import TEST_VALUES, unsaved_open
 
 
-@shared_task(ignore_result=True, soft_time_limit=90, time_limit=120)
+@shared_task(
+    name="integrations.account.test_connection",
+    ignore_result=True,
+    soft_time_limit=90,
+    time_limit=120,
+)
 @tracked_job
 def account_test_connection(ctx: JobContext, *, test_id: int, values: str = "") -> None:
     """Run Test connection; the job fails (with the headline) when the test fails.
@@ -41,7 +46,12 @@ def account_test_connection(ctx: JobContext, *, test_id: int, values: str = "") 
     ctx.note(test.headline)
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(
+    name="integrations.account.read_secret_expiry",
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
 @tracked_job
 def account_read_secret_expiry(ctx: JobContext, *, account_id: int) -> None:
     """Read the saved secret's expiry from Graph, so the expiry bar needs no Test connection."""
@@ -59,7 +69,9 @@ def secret_expiry_read_enqueue(*, account: IntegrationAccount, user=None) -> Job
     )
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(
+    name="integrations.account.refresh_token", ignore_result=True, soft_time_limit=60, time_limit=90
+)
 def refresh_account_token() -> None:
     """Scheduled by beat: refresh the app token before it expires, record its health."""
     account = account_get()
@@ -67,7 +79,9 @@ def refresh_account_token() -> None:
         account_token_refresh(account)
 
 
-@shared_task(ignore_result=True, soft_time_limit=50, time_limit=60)
+@shared_task(
+    name="integrations.jobs.recover_stranded", ignore_result=True, soft_time_limit=50, time_limit=60
+)
 def jobs_recover_stranded() -> None:
     """Beat, every minute: send again the jobs a dead worker or a lost message stranded."""
     jobs_recover()

@@ -37,8 +37,10 @@ class ReasonCode(models.Model):
 
 class PresenceRule(models.Model):
     class Direction(models.TextChoices):
-        PUBLISHER = "publisher", "Contact center → Teams"
-        SUBSCRIBER = "subscriber", "Teams → contact center"
+        # Stored values keep their first names ("publisher", "subscriber"); rows and
+        # migrations hold them.
+        TO_TEAMS = "publisher", "Contact center → Teams"
+        TO_ACD = "subscriber", "Teams → contact center"
         BOTH = "both", "Both directions"
 
     class OnMapping(models.TextChoices):

@@ -6,7 +6,7 @@ from django.test import Client
 
 from integrations import crypto
 from integrations.models import IntegrationAccount
-from presence import webhook_lookups
+from presence.webhook import lookups as webhook_lookups
 from tests.factories import AdministratorFactory, SupervisorFactory
 
 pytest_plugins = [

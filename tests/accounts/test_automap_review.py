@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
 from accounts.views import PAGE_SIZE
-from presence import services as presence_services
 from presence.models import PresenceRule
+from presence.rules import services as presence_services
 from tests.accounts.factories import AgentTeamFactory
 
 CONFIDENT, NAME_ONLY, AMBIGUOUS, NO_MATCH = 600, 100, 60, 40  # 800 agents

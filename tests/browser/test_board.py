@@ -9,10 +9,10 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, Route, expect
 
 from accounts.models import BusinessUnit
-from presence.services import reason_codes_ensure
+from presence.rules.services import reason_codes_ensure
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.browser.test_login import sign_in
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     EVENTS,
     account_for,
     enabled_users,

@@ -3,8 +3,8 @@ presence sync panel red without a reload, and the link says what to do."""
 
 from playwright.sync_api import Page, expect
 
+from presence.subscriptions.system_users import system_user_add, system_user_check
 from presence.sync_models import SystemUser
-from presence.system_users import system_user_add, system_user_check
 from tests.browser.test_login import sign_in
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,

@@ -17,7 +17,7 @@ from accounts.models import AgentMapping, AgentTeam
 from integrations import crypto
 from integrations.models import IntegrationAccount
 from presence.models import PresenceRule, ReasonCode, TeamRuleAssignment
-from presence.services import reason_codes_ensure
+from presence.rules.services import reason_codes_ensure
 from tests.accounts.factories import (
     AgentFactory,
     AgentTeamFactory,

@@ -9,7 +9,7 @@ from accounts.sync import directory_sync_run
 from integrations import crypto
 from integrations.models import IntegrationAccount
 from presence.models import PresenceRule
-from presence.services import team_rule_set
+from presence.rules.services import team_rule_set
 from tests.accounts.factories import AgentFactory, AgentTeamFactory, DirectoryUserFactory
 from tests.browser.test_login import sign_in
 

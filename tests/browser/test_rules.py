@@ -4,7 +4,7 @@ to a team, give one agent another rule, and preview both directions for that age
 from playwright.sync_api import Page, expect
 
 from presence.models import AgentRuleAssignment, PresenceRule, TeamRuleAssignment
-from presence.services import (
+from presence.rules.services import (
     PublisherRowInput,
     SubscriberRowInput,
     reason_codes_ensure,

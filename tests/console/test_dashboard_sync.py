@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from presence.subscriptions.system_users import NOT_FOUND_HINT
 from presence.sync_models import AcdDelivery, Subscription, SystemUser
-from presence.system_users import NOT_FOUND_HINT
 from tests.accounts.factories import AgentMappingFactory
 from tests.presence.factories import AcdDeliveryFactory, SubscriptionFactory, SystemUserFactory
 

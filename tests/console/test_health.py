@@ -65,7 +65,7 @@ def test_the_worker_records_a_heartbeat_sent_through_the_broker(celery_worker):
 
 def test_beat_schedules_the_heartbeat_within_the_staleness_window(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["worker-heartbeat"]
-    assert entry["task"] == "console.tasks.record_heartbeat"
+    assert entry["task"] == "console.health.heartbeat_record"
     assert entry["schedule"] < settings.HEARTBEAT_STALE_AFTER_SECONDS / 2
 
 

@@ -1,19 +1,22 @@
 """Task queues: a person's job starts within seconds, whatever bulk work is waiting."""
 
+import re
 import time
 
 import pytest
 from django.conf import settings
 
 from config.celery import app as celery_app
-from config.queues import BULK, INTERACTIVE, SYNC
+from config.queues import BULK, INTERACTIVE, ROUTED_TASKS, SYNC
 from console.tasks import system_selfcheck
 from integrations.jobs import job_enqueue
 from integrations.models import JobRun
 from tests.plugins.celery_worker import wait_for
 from tests.support.worker_tasks import nap
 
-OUR_APPS = ("accounts.", "console.", "integrations.", "presence.")
+OUR_APPS = ("accounts.", "console.", "integrations.", "presence.", "demo.")
+# "<app>.<concern>.<action>" (config/celery.py): lower case, three parts, the app first.
+TASK_NAME = re.compile(r"(accounts|console|demo|integrations|presence)\.[a-z_]+\.[a-z_]+")
 # Two worker processes, half a second each: 15 s of bulk work ahead of the job.
 FLOOD = 60
 NAP_SECONDS = 0.5
@@ -36,26 +39,55 @@ def _files(name: str) -> int:
     return sum(1 for path in settings.BROKER_DIR.glob(f"*.{name}.msg"))
 
 
-def test_every_task_of_the_console_is_routed_to_a_queue_by_its_kind(db):
+def _our_tasks() -> dict:
     # Importing the task modules runs Django's checks, which on SQLite ask the database.
     celery_app.loader.import_default_modules()
-    ours = {name for name in celery_app.tasks if name.startswith(OUR_APPS)}
+    ours = {
+        name: task
+        for name, task in celery_app.tasks.items()
+        if task.run.__module__.startswith(OUR_APPS)
+    }
     assert ours, "no tasks found"
-    unrouted = ours - set(settings.CELERY_TASK_ROUTES)
+    return ours
+
+
+def test_every_task_of_the_console_is_routed_to_a_queue_by_its_kind(db):
+    unrouted = set(_our_tasks()) - set(settings.CELERY_TASK_ROUTES)
     assert unrouted == set(), f"add these to config/queues.py: {sorted(unrouted)}"
+
+
+def test_every_task_has_a_stable_name_of_its_own_not_its_module_path(db):
+    # A name derived from the module moves with the code and strands queued messages,
+    # beat entries and the JobRun rows that are sent again by name.
+    by_module_path = {
+        name: f"{task.run.__module__}.{task.run.__name__}"
+        for name, task in _our_tasks().items()
+        if name == f"{task.run.__module__}.{task.run.__name__}"
+    }
+    assert by_module_path == {}, "give these tasks an explicit name= (config/celery.py)"
+    unreadable = sorted(name for name in _our_tasks() if not TASK_NAME.fullmatch(name))
+    assert unreadable == [], "task names read <app>.<concern>.<action>"
+
+
+def test_the_routing_table_and_the_beat_schedule_name_only_tasks_that_exist(db):
+    registered = set(_our_tasks())
+    routed = {name for names in ROUTED_TASKS.values() for name in names}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert routed - registered == set()
+    assert scheduled - registered == set()
 
 
 @pytest.mark.parametrize(
     ("task_name", "role"),
     [
-        ("integrations.tasks.account_test_connection", INTERACTIVE),
-        ("presence.subscription_tasks.system_users_create_job", INTERACTIVE),
-        ("console.tasks.record_heartbeat", INTERACTIVE),
-        ("presence.inbound_tasks.acd_deliver", SYNC),
-        ("presence.inbound_tasks.notifications_process", SYNC),
-        ("presence.outbound_tasks.agent_events_apply", SYNC),
-        ("accounts.tasks.directory_sync", BULK),
-        ("presence.outbound_tasks.reconcile", BULK),
+        ("integrations.account.test_connection", INTERACTIVE),
+        ("presence.subscriptions.system_users_create", INTERACTIVE),
+        ("console.health.heartbeat_record", INTERACTIVE),
+        ("presence.to_acd.deliver", SYNC),
+        ("presence.to_acd.notifications_process", SYNC),
+        ("presence.to_teams.agent_events_apply", SYNC),
+        ("accounts.directory.sync", BULK),
+        ("presence.to_acd.reconcile", BULK),
     ],
 )
 def test_each_kind_of_work_has_a_queue_of_its_own_under_the_sessions_queue(task_name, role):

@@ -5,13 +5,13 @@ import pytest
 
 from demo.seed import DEMO_AGENTS, demo_system_users_ensure
 from integrations import crypto
-from presence.sync_models import SystemUser
-from presence.system_users import (
+from presence.subscriptions.system_users import (
     system_user_add,
     system_user_check,
     system_users_create_in_azure,
     system_users_needed,
 )
+from presence.sync_models import SystemUser
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     sim_account,

@@ -32,7 +32,7 @@ from django.urls import reverse
 
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey
-from presence import webhook
+from presence.webhook import views as webhook
 from tests.factories import TEST_PASSWORD, AdministratorFactory
 from tests.presence.support_webhook import TokenSigner
 from tests.support.task_queue import task_queue_fixture  # noqa: F401 - the real broker

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from config.api import PROBLEM_CONTENT_TYPE
 from presence.models import AcdState
-from presence.services import reason_codes_ensure
+from presence.rules.services import reason_codes_ensure
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.fuzz.conftest import row_counts
 from tests.plugins.hypothesis_profiles import examples

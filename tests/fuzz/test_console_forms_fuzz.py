@@ -25,7 +25,7 @@ from console.roles import ROLES
 from integrations import crypto
 from integrations.models import CHAT_MESSAGE_DEFAULTS, ApiKey, PhoneType
 from presence.models import PresenceRule
-from presence.services import reason_codes_ensure
+from presence.rules.services import reason_codes_ensure
 from presence.sync_models import SystemUser
 from tests.accounts.factories import (
     AgentFactory,

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from presence.notifications import LIFECYCLE_EVENTS
 from presence.sync_models import AcdDelivery, AgentPresence, SyncRecord
-from presence.teams_to_acd import notifications_apply
+from presence.to_acd.sync import notifications_apply
+from presence.webhook.notifications import LIFECYCLE_EVENTS
 from tests.plugins.hypothesis_profiles import examples
 from tests.presence.support_webhook import (
     TokenSigner,
@@ -358,7 +358,7 @@ def test_lifecycle_junk_is_refused(client, graphish, task_queue, event, client_s
 
 @pytest.fixture
 def unit(db):
-    from presence.services import reason_codes_ensure
+    from presence.rules.services import reason_codes_ensure
     from tests.accounts.factories import BusinessUnitFactory
 
     unit = BusinessUnitFactory(name="Voice", code="voice")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from presence.services import reason_codes_ensure
+from presence.rules.services import reason_codes_ensure
 from tests.accounts.factories import BusinessUnitFactory
 
 

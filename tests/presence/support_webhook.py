@@ -35,9 +35,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from accounts.models import Agent
 from integrations import crypto
 from integrations.models import IntegrationAccount
-from presence import services, webhook
-from presence.certificates import certificate_active
-from presence.notifications import NOTIFICATION_PUBLISHER_APP_ID
+from presence.rules import services
+from presence.subscriptions.certificates import certificate_active
 from presence.sync_models import (
     AcdEndpoint,
     NotificationCertificate,
@@ -45,6 +44,8 @@ from presence.sync_models import (
     SystemUser,
     WebhookCounter,
 )
+from presence.webhook import views as webhook
+from presence.webhook.notifications import NOTIFICATION_PUBLISHER_APP_ID
 from tests.accounts.factories import (
     AgentFactory,
     AgentMappingFactory,

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from integrations import crypto
 from integrations.models import AuditEntry
-from presence import acd_delivery, inbound_tasks
-from presence.acd_delivery import BACKOFF, MAX_ATTEMPTS
 from presence.sync_models import AcdDelivery, AcdEndpoint
+from presence.to_acd import delivery as acd_delivery
+from presence.to_acd import tasks as to_acd_tasks
+from presence.to_acd.delivery import BACKOFF, MAX_ATTEMPTS
 from tests.plugins.celery_worker import wait_for
 from tests.presence.support_webhook import (
     ACD_SECRET,
@@ -212,7 +213,7 @@ def test_replay_gives_a_dead_letter_fresh_attempts(
     agent, endpoint, acd_receiver, administrator, monkeypatch, django_capture_on_commit_callbacks
 ):
     one, other = dead(agent), dead(agent)
-    with own_queue(monkeypatch, inbound_tasks.acd_deliver) as queue:
+    with own_queue(monkeypatch, to_acd_tasks.acd_deliver) as queue:
         with django_capture_on_commit_callbacks(execute=True):
             assert acd_delivery.deliveries_replay(actor=administrator, delivery_ids=[one.pk]) == 1
         sent = [args for _task, args, _kwargs in queue.messages()]
@@ -352,7 +353,7 @@ def test_the_worker_delivers_and_the_beat_task_retries(celery_worker, unit, acd_
     wait_for(lambda: reload(delivery).attempts == 1, what="the first attempt")
     assert reload(delivery).status == Status.PENDING
     make_due(delivery)
-    inbound_tasks.acd_deliveries_retry.delay()
+    to_acd_tasks.acd_deliveries_retry.delay()
 
     wait_for(lambda: reload(delivery).status == Status.DELIVERED, what="the retry")
     assert len(acd_receiver.received) == 2

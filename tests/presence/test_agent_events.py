@@ -13,13 +13,13 @@ from django.utils import timezone
 
 from accounts.models import Agent
 from integrations.apikeys import api_key_create
-from presence import acd_to_teams
 from presence.models import ReasonCode
-from presence.outbound_tasks import agent_events_apply, events_requeue_stranded
 from presence.sync_models import AgentEvent, AgentPresence, SyncRecord
+from presence.to_teams import sync as to_teams
+from presence.to_teams.tasks import agent_events_apply, events_requeue_stranded
 from tests.accounts.factories import AgentFactory
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     EVENTS,
     account_for,
     api_client,
@@ -320,7 +320,7 @@ def test_a_row_that_cannot_be_read_fails_alone_and_later_events_apply(two_mapped
     bad = _unreadable(_store(broken, "unavailable", 5, reason_code="lunch"))
     _store(neighbour, "working", 1)
 
-    result = acd_to_teams.agents_apply(agent_ids=[broken.pk, neighbour.pk])
+    result = to_teams.agents_apply(agent_ids=[broken.pk, neighbour.pk])
 
     assert result.done == [broken.pk, neighbour.pk]
     assert AgentPresence.objects.get(agent=neighbour).acd_state == "working"
@@ -335,10 +335,10 @@ def test_a_row_that_cannot_be_read_fails_alone_and_later_events_apply(two_mapped
     # row, and later events apply as usual.
     assert events_requeue_stranded(now=timezone.now() + timedelta(hours=1)) == 0
     with caplog.at_level(logging.ERROR):
-        acd_to_teams.sessions_refresh(now=timezone.now() + timedelta(hours=4))
+        to_teams.sessions_refresh(now=timezone.now() + timedelta(hours=4))
     assert caplog.records == []
     _store(broken, "working", 6)
-    acd_to_teams.agents_apply(agent_ids=[broken.pk])
+    to_teams.agents_apply(agent_ids=[broken.pk])
     assert AgentPresence.objects.get(agent=broken).acd_state == "working"
 
 
@@ -348,7 +348,7 @@ def test_an_agent_whose_step_fails_does_not_hold_back_the_others(two_mapped):
     _store(broken, "on_holiday", 1)
     _store(neighbour, "working", 1)
 
-    result = acd_to_teams.agents_apply(agent_ids=[broken.pk, neighbour.pk])
+    result = to_teams.agents_apply(agent_ids=[broken.pk, neighbour.pk])
 
     assert (result.done, result.failed) == ([neighbour.pk], [broken.pk])
     assert AgentPresence.objects.get(agent=neighbour).acd_state == "working"

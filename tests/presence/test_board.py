@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import AgentTeam
 from presence.sync_models import AgentPresence, SyncRecord
-from presence.teams_to_acd import MANUAL_ADVICE
+from presence.to_acd.sync import MANUAL_ADVICE
 from tests.accounts.factories import AgentFactory, AgentMappingFactory
 from tests.factories import UserFactory
 

@@ -22,16 +22,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integrations.models import AuditEntry
-from presence.certificates import (
+from presence.subscriptions.certificates import (
     ROTATION_GRACE,
     certificate_active,
     certificate_rotate,
     encryption_certificate_b64,
     private_key_for,
 )
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.services import subscriptions_sync
+from presence.subscriptions.system_users import system_user_add, system_user_check
 from presence.sync_models import NotificationCertificate, Subscription
-from presence.system_users import system_user_add, system_user_check
 from tests.plugins.celery_worker import wait_for
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,

@@ -7,8 +7,8 @@ presence sync queue they would delay every Teams change behind them for minutes.
 import pytest
 from django.utils import timezone
 
-from presence import inbound_tasks
-from presence.teams_to_acd import teams_presence_apply
+from presence.to_acd import tasks as to_acd_tasks
+from presence.to_acd.sync import teams_presence_apply
 from tests.presence.support_webhook import acd_endpoint_set, mapped_agent, subscriber_rule
 from tests.support.task_queue import own_queue
 
@@ -23,7 +23,7 @@ def agent(unit):
 @pytest.fixture
 def queues(monkeypatch, settings):
     """The live queue (acd_deliver's own) and the bulk queue, both only this test reads."""
-    with own_queue(monkeypatch, inbound_tasks.acd_deliver) as live, own_queue(monkeypatch) as bulk:
+    with own_queue(monkeypatch, to_acd_tasks.acd_deliver) as live, own_queue(monkeypatch) as bulk:
         settings.TASK_QUEUES = {**settings.TASK_QUEUES, "bulk": bulk.name}
         yield live, bulk
 
@@ -47,7 +47,7 @@ def test_a_delivery_found_by_reconciliation_is_sent_on_the_bulk_queue(
         _observe(agent, "reconcile", 1)
 
     assert live.messages() == []
-    assert [task for task, _args, _kwargs in bulk.messages()] == [inbound_tasks.acd_deliver.name]
+    assert [task for task, _args, _kwargs in bulk.messages()] == [to_acd_tasks.acd_deliver.name]
 
 
 def test_a_delivery_for_a_live_notification_stays_on_the_sync_queue(
@@ -57,5 +57,5 @@ def test_a_delivery_for_a_live_notification_stays_on_the_sync_queue(
     with django_capture_on_commit_callbacks(execute=True):
         _observe(agent, "notification", 1)
 
-    assert [task for task, _args, _kwargs in live.messages()] == [inbound_tasks.acd_deliver.name]
+    assert [task for task, _args, _kwargs in live.messages()] == [to_acd_tasks.acd_deliver.name]
     assert bulk.messages() == []

@@ -10,21 +10,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.services import subscriptions_sync
+from presence.subscriptions.system_users import system_user_add, system_user_check
 from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
-from presence.system_users import system_user_add, system_user_check
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
-    enabled_users,
-    mapped_agent,
-    publishing_rule,
-    sim_calls,
-)
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     sim_account,
     sim_system_user,
     small_tenant_fixture,  # noqa: F401
+)
+from tests.presence.support_to_teams import (
+    enabled_users,
+    mapped_agent,
+    publishing_rule,
+    sim_calls,
 )
 
 GET_PRESENCES = "getPresencesByUserId"

@@ -10,7 +10,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from presence.notifications import (
+from presence.webhook.notifications import (
     KeysUnavailable,
     NotificationRejected,
     Reason,

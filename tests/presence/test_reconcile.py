@@ -10,12 +10,12 @@ from django.utils import timezone
 
 from accounts.models import Agent, AgentMapping, DirectoryUser
 from integrations import crypto
-from presence.outbound_tasks import reconcile
-from presence.reconcile import TokenBucket, presences_reconcile, reconcile_agents
 from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
+from presence.to_acd.reconcile import TokenBucket, presences_reconcile, reconcile_agents
+from presence.to_acd.tasks import reconcile
 from tests.accounts.factories import AgentFactory, AgentMappingFactory
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     account_for,
     enabled_users,
     mapped_agent,

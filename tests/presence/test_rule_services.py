@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from integrations.models import AuditEntry
-from presence import rules_core as core
 from presence.models import AgentRuleAssignment, PresenceRule, TeamRuleAssignment
-from presence.services import (
+from presence.rules import core
+from presence.rules.services import (
     AssignmentError,
     PublisherRowInput,
     RuleInUse,

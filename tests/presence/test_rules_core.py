@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.presence import ACTIVITIES, AVAILABILITIES, SETTABLE_PAIRS
-from presence.rules_core import (
+from presence.rules.core import (
     SETTABLE_PAIRS_SENTENCE,
     AcdState,
     ClearPresence,
@@ -35,7 +35,7 @@ from presence.rules_core import (
     subscriber_target,
     validate_rule,
 )
-from presence.rules_preview import (
+from presence.rules.preview import (
     describe_effective,
     internal_call_note,
     preview_publisher,
@@ -60,11 +60,11 @@ def sub(
 
 
 def publisher_rule(*rows: PublisherRow) -> RuleSpec:
-    return RuleSpec("Voice agents", Direction.PUBLISHER, publisher_rows=rows)
+    return RuleSpec("Voice agents", Direction.TO_TEAMS, publisher_rows=rows)
 
 
 def subscriber_rule(*rows: SubscriberRow) -> RuleSpec:
-    return RuleSpec("Back office", Direction.SUBSCRIBER, subscriber_rows=rows)
+    return RuleSpec("Back office", Direction.TO_ACD, subscriber_rows=rows)
 
 
 TWO_WAY = RuleSpec(
@@ -304,7 +304,7 @@ def test_a_wildcard_and_a_specific_row_for_one_availability_can_coexist() -> Non
 def test_a_publishing_rule_cannot_carry_subscriber_rows() -> None:
     spec = RuleSpec(
         "One way",
-        Direction.PUBLISHER,
+        Direction.TO_TEAMS,
         publisher_rows=(pub(AcdState.WORKING, ON_A_CALL),),
         subscriber_rows=(sub("Away", None, AcdState.UNAVAILABLE),),
     )
@@ -316,7 +316,7 @@ def test_a_publishing_rule_cannot_carry_subscriber_rows() -> None:
 def test_a_subscribing_rule_cannot_carry_publisher_rows() -> None:
     spec = RuleSpec(
         "One way",
-        Direction.SUBSCRIBER,
+        Direction.TO_ACD,
         publisher_rows=(pub(AcdState.WORKING, ON_A_CALL),),
         subscriber_rows=(sub("Away", None, AcdState.UNAVAILABLE),),
     )
@@ -328,8 +328,8 @@ def test_a_subscribing_rule_cannot_carry_publisher_rows() -> None:
 @pytest.mark.parametrize(
     ("direction", "missing"),
     [
-        (Direction.PUBLISHER, ["publisher_rows"]),
-        (Direction.SUBSCRIBER, ["subscriber_rows"]),
+        (Direction.TO_TEAMS, ["publisher_rows"]),
+        (Direction.TO_ACD, ["subscriber_rows"]),
         (Direction.BOTH, ["publisher_rows", "subscriber_rows"]),
     ],
 )
@@ -347,7 +347,7 @@ def test_a_two_way_rule_needs_rows_both_ways() -> None:
 
 
 def test_a_rule_needs_a_name() -> None:
-    spec = RuleSpec("  ", Direction.PUBLISHER, publisher_rows=(pub(AcdState.WORKING, ON_A_CALL),))
+    spec = RuleSpec("  ", Direction.TO_TEAMS, publisher_rows=(pub(AcdState.WORKING, ON_A_CALL),))
     assert validate_rule(spec) == [RuleProblem("name", None, "Give the rule a name.")]
 
 
@@ -403,8 +403,8 @@ def test_a_state_without_a_row_leaves_teams_alone() -> None:
 
 def test_a_rule_publishes_only_if_its_direction_says_so() -> None:
     rows = (pub(AcdState.WORKING, ON_A_CALL),)
-    publishing = RuleSpec("P", Direction.PUBLISHER, publisher_rows=rows)
-    subscribing = RuleSpec("S", Direction.SUBSCRIBER, publisher_rows=rows)
+    publishing = RuleSpec("P", Direction.TO_TEAMS, publisher_rows=rows)
+    subscribing = RuleSpec("S", Direction.TO_ACD, publisher_rows=rows)
     assert publisher_action(publishing, AcdState.WORKING) == ON_A_CALL
     assert publisher_action(TWO_WAY, AcdState.WORKING) == ON_A_CALL
     assert publisher_action(subscribing, AcdState.WORKING) is None
@@ -412,8 +412,8 @@ def test_a_rule_publishes_only_if_its_direction_says_so() -> None:
 
 def test_a_rule_subscribes_only_if_its_direction_says_so() -> None:
     rows = (sub("Away", None, AcdState.UNAVAILABLE, "away"),)
-    subscribing = RuleSpec("S", Direction.SUBSCRIBER, subscriber_rows=rows)
-    publishing = RuleSpec("P", Direction.PUBLISHER, subscriber_rows=rows)
+    subscribing = RuleSpec("S", Direction.TO_ACD, subscriber_rows=rows)
+    publishing = RuleSpec("P", Direction.TO_TEAMS, subscriber_rows=rows)
     assert subscriber_target(subscribing, "Away", "Away") == (AcdState.UNAVAILABLE, "away")
     assert subscriber_target(publishing, "Away", "Away") is None
 
@@ -625,8 +625,8 @@ def valid_subscriber_rows(draw: st.DrawFn) -> tuple[SubscriberRow, ...]:
 @st.composite
 def valid_rules(draw: st.DrawFn, directions: tuple[Direction, ...] = tuple(Direction)) -> RuleSpec:
     direction = draw(st.sampled_from(directions))
-    publishes = direction != Direction.SUBSCRIBER
-    subscribes = direction != Direction.PUBLISHER
+    publishes = direction != Direction.TO_ACD
+    subscribes = direction != Direction.TO_TEAMS
     return RuleSpec(
         "Generated",
         direction,
@@ -752,7 +752,7 @@ def test_validation_reports_problems_and_never_raises(
 
 
 @settings(max_examples=examples(200))
-@given(valid_rules((Direction.SUBSCRIBER, Direction.BOTH)), st.data())
+@given(valid_rules((Direction.TO_ACD, Direction.BOTH)), st.data())
 def test_subscriber_targets_are_deterministic_and_specific_rows_win(
     spec: RuleSpec, data: st.DataObject
 ) -> None:

@@ -19,7 +19,7 @@ from presence.models import (
     SubscriberRow,
     TeamRuleAssignment,
 )
-from presence.rules_core import SETTABLE_PAIRS_SENTENCE
+from presence.rules.core import SETTABLE_PAIRS_SENTENCE
 from tests.accounts.factories import AgentFactory, AgentTeamFactory
 from tests.presence.factories import (
     AgentRuleAssignmentFactory,

@@ -20,21 +20,25 @@ from integrations import crypto
 from integrations.graphlink import app_graph_client
 from integrations.models import JobRun
 from integrations.services import account_get
-from presence import outbound_tasks, subscription_tasks
 from presence.models import AgentRuleAssignment
-from presence.subscription_hints import FORBIDDEN_HINT
-from presence.subscription_plan import changed_slots, not_covered, plan, subscriptions_needed
-from presence.subscriptions import (
+from presence.subscriptions import tasks as subscription_tasks
+from presence.subscriptions.hints import FORBIDDEN_HINT
+from presence.subscriptions.plan import changed_slots, not_covered, plan, subscriptions_needed
+from presence.subscriptions.services import (
     client_state_matches,
     presence_resource,
     subscription_for_graph_id,
     subscriptions_sync,
 )
+from presence.subscriptions.system_users import (
+    system_user_add,
+    system_user_check,
+    system_user_graph_client,
+)
 from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
-from presence.system_users import system_user_add, system_user_check, system_user_graph_client
+from presence.to_acd import tasks as to_acd_tasks
 from tests.plugins.celery_worker import wait_for
 from tests.plugins.hypothesis_profiles import examples
-from tests.presence.outbound_support import publishing_rule, sim_calls
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     big_tenant_fixture,  # noqa: F401
@@ -44,6 +48,8 @@ from tests.presence.support_sync import (
     sim_system_user,
     small_tenant_fixture,  # noqa: F401
 )
+from tests.presence.support_to_teams import publishing_rule, sim_calls
+from tests.support.task_queue import own_queue
 
 # --- the planner (pure) ------------------------------------------------------------------
 
@@ -317,12 +323,8 @@ def test_a_stale_duplicate_409_is_deleted_and_ours_created(graphsim, world, hand
 
 
 def test_a_removed_subscription_is_recreated_and_its_agents_reconciled(
-    graphsim, world, monkeypatch
+    graphsim, world, monkeypatch, django_capture_on_commit_callbacks
 ):
-    reconciled = []
-    monkeypatch.setattr(
-        outbound_tasks.reconcile, "delay", lambda **kw: reconciled.append(kw), raising=False
-    )
     subscriptions_sync()
     row = Subscription.objects.get()
     removed = row.graph_id
@@ -333,7 +335,12 @@ def test_a_removed_subscription_is_recreated_and_its_agents_reconciled(
     )
     assert (item["subscriptionId"], item["lifecycleEvent"]) == (removed, "subscriptionRemoved")
     assert client_state_matches(row, item["clientState"])
-    subscription_tasks.subscription_lifecycle(item["subscriptionId"], item["lifecycleEvent"])
+    with own_queue(monkeypatch, to_acd_tasks.reconcile) as queue:
+        with django_capture_on_commit_callbacks(execute=True):
+            subscription_tasks.subscription_lifecycle(
+                item["subscriptionId"], item["lifecycleEvent"]
+            )
+        reconciled = queue.kwargs_of(to_acd_tasks.reconcile.name)
 
     row.refresh_from_db()
     assert row.graph_id != removed and row.status == Subscription.Status.ACTIVE
@@ -354,14 +361,15 @@ def test_reauthorization_required_renews_now(graphsim, world, monkeypatch):
     assert row.status == Subscription.Status.ACTIVE
 
 
-def test_missed_notifications_reconcile_without_touching_graph(graphsim, world, monkeypatch):
-    reconciled = []
-    monkeypatch.setattr(
-        outbound_tasks.reconcile, "delay", lambda **kw: reconciled.append(kw), raising=False
-    )
+def test_missed_notifications_reconcile_without_touching_graph(
+    graphsim, world, monkeypatch, django_capture_on_commit_callbacks
+):
     subscriptions_sync()
     row = Subscription.objects.get()
-    subscription_tasks.subscription_lifecycle(row.graph_id, "missed")
+    with own_queue(monkeypatch, to_acd_tasks.reconcile) as queue:
+        with django_capture_on_commit_callbacks(execute=True):
+            subscription_tasks.subscription_lifecycle(row.graph_id, "missed")
+        reconciled = queue.kwargs_of(to_acd_tasks.reconcile.name)
     assert reconciled and reconciled[0]["reason"] == "missed"
     assert Subscription.objects.get().graph_id == row.graph_id
     assert not calls(graphsim, world["tenant"], "PATCH", "/subscriptions/")
@@ -471,7 +479,7 @@ def test_a_system_user_that_needs_mfa_hands_its_users_over(graphsim, world, hand
 
 
 def test_users_beyond_the_pool_are_reported_not_covered(world, monkeypatch):
-    from presence import subscriptions
+    from presence.subscriptions import services as subscriptions
 
     small = 15  # one system user with room for 15 of the 20 mapped agents
     monkeypatch.setattr(subscriptions, "plan", lambda current, wanted: plan(current, wanted, small))
@@ -503,7 +511,7 @@ def test_the_beat_task_writes_a_job_run_only_when_something_happened(world):
 
 
 def test_disabling_a_system_user_deletes_its_subscription(graphsim, world):
-    from presence.system_users import system_user_set_enabled
+    from presence.subscriptions.system_users import system_user_set_enabled
 
     subscriptions_sync()
     system_user_set_enabled(actor=None, user=world["user"], enabled=False)
@@ -555,7 +563,6 @@ def test_the_console_webhook_validates_and_hands_over_lifecycle_events(
     monkeypatch.setattr(
         subscription_tasks.subscription_lifecycle, "delay", lambda *args: handed.append(args)
     )
-    monkeypatch.setattr(outbound_tasks.reconcile, "delay", lambda **kw: None, raising=False)
     sim_account(small_tenant)
     map_agents(small_tenant.users[:5])
     system_user_ok(graphsim, small_tenant)
@@ -566,7 +573,9 @@ def test_the_console_webhook_validates_and_hands_over_lifecycle_events(
     wait_for(lambda: handed, what="the webhook's hand-over")
     assert handed == [(row.graph_id, "subscriptionRemoved")]
 
-    subscription_tasks.subscription_lifecycle(*handed[0])
+    # The reconciliation it asks for goes to a queue no worker reads.
+    with own_queue(monkeypatch, to_acd_tasks.reconcile):
+        subscription_tasks.subscription_lifecycle(*handed[0])
 
     row.refresh_from_db()
     assert row.status == Subscription.Status.ACTIVE
@@ -576,7 +585,7 @@ def test_the_console_webhook_validates_and_hands_over_lifecycle_events(
 
 
 def test_the_expiry_countdown_reads_naturally():
-    from presence.subscription_views import expires_in
+    from presence.subscriptions.views import expires_in
 
     now = timezone.now()
     assert expires_in(None, now) == "—"

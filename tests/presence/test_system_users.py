@@ -11,9 +11,8 @@ from django.urls import reverse
 
 from integrations import crypto
 from integrations.models import AuditEntry, JobRun
-from presence import subscription_tasks
-from presence.sync_models import SystemUser
-from presence.system_users import (
+from presence.subscriptions import tasks as subscription_tasks
+from presence.subscriptions.system_users import (
     AZURE_PREFIX,
     SystemUserExists,
     strong_password,
@@ -22,6 +21,7 @@ from presence.system_users import (
     system_users_create_in_azure,
     system_users_needed,
 )
+from presence.sync_models import SystemUser
 from tests.plugins.celery_worker import wait_for
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
@@ -179,7 +179,7 @@ def test_creating_system_users_in_azure(graphsim, small_tenant, graph_settings, 
 
 
 def test_without_user_create_permission_the_reason_is_given(graphsim, small_tenant, account):
-    from presence.system_users import SystemUserError
+    from presence.subscriptions.system_users import SystemUserError
 
     permissions = ["User.Read.All", "Presence.Read.All"]
     graphsim.control.update_app(

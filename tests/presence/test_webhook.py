@@ -18,10 +18,10 @@ from graph.client import GraphClient
 from graph.config import AppCredentials
 from graph.tokens import DelegatedTokenProvider
 from integrations.graphlink import graph_config
-from presence import webhook
-from presence.certificates import certificate_active, encryption_certificate_b64
-from presence.notifications import KeysUnavailable
+from presence.subscriptions.certificates import certificate_active, encryption_certificate_b64
 from presence.sync_models import AgentPresence, Subscription, SyncRecord
+from presence.webhook import views as webhook
+from presence.webhook.notifications import KeysUnavailable
 from tests.plugins.celery_worker import wait_for
 from tests.presence.support_webhook import (
     CLIENT_ID,
@@ -323,7 +323,7 @@ def test_unreachable_signing_keys_answer_503_so_graph_retries(
 
 def test_duplicates_and_out_of_order_notifications_are_harmless(client, graphish, queued, unit):
     from presence.sync_models import AcdDelivery
-    from presence.teams_to_acd import notifications_apply
+    from presence.to_acd.sync import notifications_apply
 
     rule = subscriber_rule(
         unit, [("Busy", None, "working", None), ("Available", None, "available", None)]

@@ -11,8 +11,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from presence import webhook, webhook_lookups
 from presence.sync_models import Subscription
+from presence.webhook import lookups as webhook_lookups
+from presence.webhook import views as webhook
 from tests.presence.support_webhook import (
     counter,
     graphish_fixture,  # noqa: F401
@@ -179,10 +180,12 @@ def test_genuine_items_graph_cannot_deliver_are_not_charged(graphish, settings, 
 def test_refused_items_leave_one_log_line_per_post(db, caplog):
     items = junk_items(500)
     items[7]["subscriptionId"] = "line\nbreak"
-    with caplog.at_level(logging.INFO, logger="presence.webhook"):
+    with caplog.at_level(logging.INFO, logger="presence.webhook.views"):
         assert post({"value": [*items, "not an object"]}).status_code == 202
 
-    lines = [record.getMessage() for record in caplog.records if record.name == "presence.webhook"]
+    lines = [
+        record.getMessage() for record in caplog.records if record.name == "presence.webhook.views"
+    ]
     assert len(lines) == 1
     assert "501 items" in lines[0]
     assert "unknown_subscription=500" in lines[0]
@@ -193,7 +196,7 @@ def test_refused_items_leave_one_log_line_per_post(db, caplog):
 
 def test_the_log_line_never_carries_a_client_state(graphish, caplog):
     item = graphish.item(USER, clientState="s3cret-guess")
-    with caplog.at_level(logging.INFO, logger="presence.webhook"):
+    with caplog.at_level(logging.INFO, logger="presence.webhook.views"):
         assert post(graphish.body(item)).status_code == 202
     assert "bad_client_state=1" in caplog.text
     assert "s3cret-guess" not in caplog.text

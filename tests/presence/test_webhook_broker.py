@@ -1,6 +1,6 @@
 """The webhook's hand-over on a Redis broker: one message per POST, as a worker reads it.
 
-presence/webhook_broker.py writes the task message itself (one LPUSH); these
+presence/webhook/broker.py writes the task message itself (one LPUSH); these
 tests read it back through kombu, as a Celery worker does, from a queue of
 their own. The end-to-end tests in test_webhook.py run it on a real worker.
 """
@@ -14,7 +14,8 @@ from amqp.exceptions import ChannelError
 from django.conf import settings
 
 from config.celery import app as celery_app
-from presence import inbound_tasks, webhook_broker
+from presence.to_acd import tasks as to_acd_tasks
+from presence.webhook import broker as webhook_broker
 from tests.presence.support_webhook import (
     counter,
     graphish_fixture,  # noqa: F401
@@ -32,7 +33,7 @@ NOTIFICATIONS = "/graph/notifications"
 def task_queue(monkeypatch):
     """A queue only this test reads; the webhook's task is routed to it."""
     name = f"ccbridge-test-webhook-{uuid.uuid4().hex[:12]}"
-    monkeypatch.setattr(inbound_tasks.notifications_process, "queue", name, raising=False)
+    monkeypatch.setattr(to_acd_tasks.notifications_process, "queue", name, raising=False)
     with celery_app.connection_for_read() as connection:
         simple = connection.SimpleQueue(name, serializer="json")
         yield simple
@@ -62,7 +63,7 @@ def test_a_post_is_one_task_message_a_worker_reads(client, graphish, task_queue)
     message = task_queue.get(timeout=5)
     args, kwargs, embed = message.decode()
     message.ack()
-    assert message.headers["task"] == inbound_tasks.notifications_process.name
+    assert message.headers["task"] == to_acd_tasks.notifications_process.name
     assert message.headers["kwargsrepr"] == "{'items': <2 items>}"
     assert message.headers["timelimit"] == [150, 120]
     assert message.headers["ignore_result"] is True
@@ -95,7 +96,7 @@ def test_an_unreachable_broker_answers_503_in_time_and_counts_nothing_accepted(
 def test_the_one_push_hand_over_follows_the_task_routes(monkeypatch):
     # A routing table like config/queues.py's, to a queue no worker of the session reads.
     routed_to = f"ccbridge-test-routed-{uuid.uuid4().hex[:12]}"
-    task = inbound_tasks.notifications_process
+    task = to_acd_tasks.notifications_process
     monkeypatch.setitem(celery_app.conf, "task_routes", {task.name: {"queue": routed_to}})
     with celery_app.connection_for_read() as connection:
         simple = connection.SimpleQueue(routed_to, serializer="json")

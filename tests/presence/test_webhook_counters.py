@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from presence.webhook_counters import counters_add
+from presence.webhook.counters import counters_add
 from tests.presence.support_webhook import (
     counter,
     graphish_fixture,  # noqa: F401

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.test import Client
 
-from presence import webhook
+from presence.webhook import views as webhook
 from tests.presence.support_webhook import (
     counter,
     encrypt_like_graph,

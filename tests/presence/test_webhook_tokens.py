@@ -12,8 +12,8 @@ import uuid
 import pytest
 
 from integrations.models import IntegrationAccount
-from presence import webhook
-from presence.notifications import TOKEN_LEEWAY_SECONDS, KeysUnavailable, VerifiedTokens
+from presence.webhook import views as webhook
+from presence.webhook.notifications import TOKEN_LEEWAY_SECONDS, KeysUnavailable, VerifiedTokens
 from tests.presence.support_webhook import (
     TokenSigner,
     counter,

@@ -22,7 +22,7 @@ import requests
 from django.conf import settings
 
 from config.celery import app as celery_app
-from presence.services import reason_codes_ensure
+from presence.rules.services import reason_codes_ensure
 from tests.accounts.factories import BusinessUnitFactory
 from tests.plugins.celery_worker import WorkerProcess, process_env, worker_start
 

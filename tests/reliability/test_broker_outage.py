@@ -15,10 +15,10 @@ from django.urls import reverse
 
 from integrations.jobs import BROKER_UNREACHABLE
 from integrations.models import JobRun
-from presence.outbound_tasks import sessions_refresh
 from presence.sync_models import AgentEvent, SyncRecord
+from presence.to_teams.tasks import sessions_refresh
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     account_for,
     api_client,
     enabled_users,

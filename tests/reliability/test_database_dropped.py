@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from presence.sync_models import AgentEvent, SyncRecord
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     EVENTS,
     account_for,
     enabled_users,

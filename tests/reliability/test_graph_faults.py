@@ -14,7 +14,7 @@ Each fault, what the product does about it ("here" or where the test lives):
 - expired client secret → the account page shows the AADSTS7000222 sentence; Test
   connection says "Error: Failed to request refresh token" and why. Here.
 - 429 on setPresence beyond the client's retries → the task retries with backoff and
-  the newest event wins. tests/presence/test_acd_to_teams.py (real worker).
+  the newest event wins. tests/presence/test_to_teams_sync.py (real worker).
 - 429 on getPresencesByUserId → waited out, within 1,500 calls / 30 s.
   tests/presence/test_reconcile.py.
 - lifecycle subscriptionRemoved → a new subscription for the same members, and their
@@ -38,12 +38,12 @@ from django.urls import reverse
 from accounts.models import DirectoryUser
 from integrations.models import ConnectionTest, IntegrationAccount, JobRun
 from integrations.tasks import refresh_account_token
-from presence.subscriptions import subscriptions_sync
+from presence.subscriptions.services import subscriptions_sync
+from presence.subscriptions.system_users import system_user_add, system_user_check
 from presence.sync_models import AgentPresence, Subscription, SystemUser
-from presence.system_users import system_user_add, system_user_check
 from tests.plugins.celery_worker import wait_for
-from tests.presence.outbound_support import enabled_users, mapped_agent, publishing_rule
 from tests.presence.support_sync import SYSTEM_PASSWORD, sim_system_user
+from tests.presence.support_to_teams import enabled_users, mapped_agent, publishing_rule
 
 pytestmark = [pytest.mark.worker, pytest.mark.serial]
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from presence.inbound_tasks import notifications_process
+from presence.to_acd.tasks import notifications_process
 from tests.presence.support_webhook import (
     graphish_fixture,  # noqa: F401
     token_signer_fixture,  # noqa: F401

@@ -26,7 +26,7 @@ from tests.plugins.graphsim_server import (
     GraphSimControlError,
     SimTenant,
 )
-from tests.presence.outbound_support import (
+from tests.presence.support_to_teams import (
     account_for,
     api_client,
     enabled_users,

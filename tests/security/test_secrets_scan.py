@@ -32,7 +32,7 @@ from integrations.apikeys import api_key_create
 from integrations.connection import connection_test_run
 from integrations.models import ApiKey, AuditEntry, ConnectionTest, IntegrationAccount, JobRun
 from integrations.tasks import account_test_connection
-from presence.certificates import certificate_active
+from presence.subscriptions.certificates import certificate_active
 from presence.sync_models import AcdDelivery, AcdEndpoint, NotificationCertificate, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.factories import TEST_PASSWORD

@@ -16,8 +16,8 @@ from django.urls import reverse
 from integrations import crypto
 from integrations.forms import IntegrationAccountForm
 from integrations.models import IntegrationAccount
+from presence.subscriptions.system_users import SystemUserError, system_user_add, system_user_check
 from presence.sync_models import SystemUser
-from presence.system_users import SystemUserError, system_user_add, system_user_check
 from tests.security.routes import ROUTES, route_keys, world_fixture  # noqa: F401
 
 CONTROL_PATHS = ["/_sim/health", "/_sim/faults", "/_sim/subscriptions", "/_sim/clock"]

@@ -18,7 +18,8 @@ from amqp.exceptions import ChannelError
 from celery import Task
 
 from config.celery import app as celery_app
-from presence import inbound_tasks, subscription_tasks
+from presence.subscriptions import tasks as subscription_tasks
+from presence.to_acd import tasks as to_acd_tasks
 
 
 @dataclass
@@ -51,7 +52,7 @@ class TaskQueue:
         return [
             kwargs
             for task, _args, kwargs in self.messages()
-            if task.endswith("notifications_process")
+            if task == to_acd_tasks.notifications_process.name
         ]
 
     def notification_items(self) -> list[dict[str, Any]]:
@@ -61,7 +62,7 @@ class TaskQueue:
         return [
             (args[0], args[1])
             for task, args, _kwargs in self.messages()
-            if task.endswith("subscription_lifecycle")
+            if task == subscription_tasks.subscription_lifecycle.name
         ]
 
     def clear(self) -> None:
@@ -90,6 +91,6 @@ def own_queue(monkeypatch, *tasks: Task) -> Iterator[TaskQueue]:
 @pytest.fixture(name="task_queue")
 def task_queue_fixture(monkeypatch) -> Iterator[TaskQueue]:
     """The webhook's two tasks routed to a queue of their own for this test."""
-    tasks = (inbound_tasks.notifications_process, subscription_tasks.subscription_lifecycle)
+    tasks = (to_acd_tasks.notifications_process, subscription_tasks.subscription_lifecycle)
     with own_queue(monkeypatch, *tasks) as queue:
         yield queue

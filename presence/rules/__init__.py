@@ -1,0 +1,1 @@
+"""Presence rules: the pure matching core, the preview, services, forms and their screens."""

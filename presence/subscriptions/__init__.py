@@ -1,0 +1,1 @@
+"""Presence subscriptions in Graph and the system users whose delegated tokens hold them."""

@@ -1,0 +1,1 @@
+"""Contact center → Teams: agent events from the ACD become Teams presence."""

@@ -1,0 +1,1 @@
+"""Graph's notification and lifecycle URLs: verify, decrypt, count and hand over."""
