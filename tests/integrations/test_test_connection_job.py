@@ -2,19 +2,15 @@
 
 from django.urls import reverse
 
-from integrations import crypto
-from integrations.models import ConnectionTest, IntegrationAccount, JobRun
+from integrations.models import ConnectionTest, JobRun
+from tests.integrations.factories import IntegrationAccountFactory
 from tests.plugins.celery_worker import wait_for
 
 
 def _make(sim_tenant, secret=None):
-    account = IntegrationAccount(
-        name="Sim", tenant=sim_tenant.tenant_id, client_id=sim_tenant.client_id,
-        object_id=sim_tenant.object_id,
-    )  # fmt: skip
-    account.client_secret_encrypted = crypto.encrypt(secret or sim_tenant.client_secret)
-    account.save()
-    return account
+    return IntegrationAccountFactory.for_tenant(
+        sim_tenant, name="Sim", client_secret=secret or sim_tenant.client_secret
+    )
 
 
 def _finished_test():
