@@ -14,8 +14,17 @@ def _make(sim_tenant, secret=None):
 
 
 def _finished_test():
+    # The worker records the outcome, then closes the job: wait for both.
     test = ConnectionTest.objects.select_related("job").first()
-    return test if test and test.outcome != ConnectionTest.Outcome.PENDING else None
+    finished = (JobRun.Status.SUCCEEDED, JobRun.Status.FAILED)
+    if (
+        test
+        and test.outcome != ConnectionTest.Outcome.PENDING
+        and test.job
+        and test.job.status in finished
+    ):
+        return test
+    return None
 
 
 def test_test_connection_succeeds_in_the_worker(celery_worker, sim_tenant):
