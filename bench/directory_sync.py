@@ -21,7 +21,6 @@ from bench.report import Row, median
 from bench.simulator import Simulator, trusted_session
 from graph.directory import USER_SELECT
 from graph.tokens import AppTokenProvider
-from integrations import crypto
 from integrations.graphlink import app_credentials, graph_config
 from integrations.models import IntegrationAccount
 
@@ -37,7 +36,7 @@ def account_create(tenant: dict[str, str]) -> IntegrationAccount:
         client_id=tenant["client_id"],
         object_id=tenant["object_id"],
     )
-    account.client_secret_encrypted = crypto.encrypt(tenant["client_secret"])
+    account.client_secret = tenant["client_secret"]
     account.save()
     return account
 

@@ -19,7 +19,6 @@ from django.conf import settings
 
 from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
 from bench.simulator import Simulator
-from integrations import crypto
 from integrations.apikeys import api_key_create
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
@@ -107,8 +106,8 @@ def _account(tenant_id: str, client_id: str, secret: str, object_id: str) -> Non
     # Exactly one account may exist: point it (or a new one) at this tenant.
     account = account_get() or IntegrationAccount(name="Bench Teams")
     account.tenant, account.client_id, account.object_id = tenant_id, client_id, object_id
-    account.client_secret_encrypted = crypto.encrypt(secret)
-    account.token_cache_encrypted = ""
+    account.client_secret = secret
+    account.token_cache = ""
     account.save()
 
 
@@ -174,7 +173,7 @@ def acd_endpoint_set(url: str) -> None:
     """Point the ACD webhook at the bench's receiver (enabled, signed with ACD_SECRET)."""
     endpoint = AcdEndpoint.objects.first() or AcdEndpoint()
     endpoint.url, endpoint.enabled = url, True
-    endpoint.secret_encrypted = crypto.encrypt(ACD_SECRET)
+    endpoint.secret = ACD_SECRET
     endpoint.save()
 
 

@@ -34,7 +34,6 @@ from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
 from bench.report import Row
 from bench.scenario import APPLICATION_PERMISSIONS, DELEGATED_PERMISSIONS, system_users_add
 from bench.simulator import Simulator, trusted_session
-from integrations import crypto
 from integrations.models import IntegrationAccount
 from integrations.services import account_get
 from presence.subscriptions.plan import CAPACITY
@@ -114,8 +113,8 @@ def _tenant(sim: Simulator, size: int) -> dict[str, str]:
     account = account_get() or IntegrationAccount(name="Bench Teams")
     account.tenant, account.client_id = tenant["tenant_id"], app["client_id"]
     account.object_id = app["object_id"]
-    account.client_secret_encrypted = crypto.encrypt(app["client_secret"])
-    account.token_cache_encrypted = ""
+    account.client_secret = app["client_secret"]
+    account.token_cache = ""
     account.save()
     return tenant
 

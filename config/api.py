@@ -5,8 +5,8 @@ console's session, so the API views skip the console's login redirect and
 CSRF. Every error is an RFC 9457 problem (`application/problem+json`) with, for
 validation, the path of each offending field. Each key may send
 API_RATE_LIMIT_PER_MINUTE requests a minute (config/ratelimit.py), then gets 429
-with Retry-After. The docs page is rendered on the server from the OpenAPI schema
-(config/api_docs.py).
+with Retry-After. The docs page is ninja's own Swagger UI page (static JS only, so
+it runs under the strict CSP), readable by people signed in to the console.
 """
 
 import json
@@ -26,13 +26,12 @@ from django.urls import NoReverseMatch, URLPattern, path, re_path, reverse
 from django.views.decorators.common import no_append_slash
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
 from config.api_body import MAX_DEPTH, BodyNotJson, BoundedJsonParser
-from config.api_docs import ServerRenderedDocs
 from config.ratelimit import ApiKeyThrottle
 from presence.to_teams.api import router as presence_router
 
@@ -182,18 +181,32 @@ def _scope_of(operation) -> str:
 
 # --- The API --------------------------------------------------------------------------
 
+
+def _description() -> str:
+    """The API's overview on the docs page (Markdown): authentication, errors, limits."""
+    problem_rows = "\n".join(
+        f"| {status} | `#problem-{slug}` | {title} |" for status, (slug, title) in PROBLEMS.items()
+    )
+    return (
+        "Push business units and agents from the contact center and read their Teams "
+        "mapping; send agent state events to sync Teams presence. Authenticate with an API "
+        "key created by an administrator on the console's API keys page, sent as "
+        "`Authorization: Bearer <key>` or `X-API-Key: <key>`.\n\n"
+        "Errors are RFC 9457 problem documents (`application/problem+json`): `type`, "
+        "`title`, `status`, `detail`, and for invalid requests `errors`, each with the "
+        "`path` of the field (such as `agents[3].email`) and a `message`. Request bodies "
+        f"may hold at most {MAX_BODY_BYTES:,} bytes, nested at most {MAX_DEPTH} levels "
+        "deep; a batch at most 1,000 rows.\n\n"
+        "| Status | Type | Title |\n|---|---|---|\n" + problem_rows
+    )
+
+
 api = ContactCenterAPI(
     title="ccbridge contact-center API",
     version="1",
-    description="Push business units and agents from the contact center and read their "
-    "Teams mapping; send agent state events to sync Teams presence. Authenticate with an "
-    "API key created by an administrator on the console's API keys page, sent as "
-    "Authorization: Bearer <key> or X-API-Key: <key>. "
-    "Errors are RFC 9457 problem documents (application/problem+json).",
+    description=_description(),
     urls_namespace=NAMESPACE,
-    docs=ServerRenderedDocs(
-        problems=PROBLEMS, max_body_bytes=MAX_BODY_BYTES, max_body_depth=MAX_DEPTH
-    ),
+    docs=Swagger(),
     throttle=[ApiKeyThrottle()],
     parser=BoundedJsonParser(),
 )

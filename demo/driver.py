@@ -24,7 +24,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Agent
-from integrations import crypto
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey
 from presence.sync_models import AcdEndpoint
@@ -99,7 +98,7 @@ class DemoDriver:
         WebhookReceiver.secret = secret.encode()
         endpoint, _ = AcdEndpoint.objects.get_or_create(singleton=True)
         endpoint.url = f"http://127.0.0.1:{self.webhook_port}/acd-webhook"
-        endpoint.secret_encrypted = crypto.encrypt(secret)
+        endpoint.secret = secret
         endpoint.enabled = True
         endpoint.save()
         threading.Thread(target=server.serve_forever, daemon=True).start()

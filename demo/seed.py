@@ -11,7 +11,6 @@ from typing import NamedTuple
 from accounts.models import AgentTeam, BusinessUnit
 from accounts.services import AgentInput, agents_upsert, business_unit_upsert
 from graph.directory import list_users
-from integrations import crypto
 from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.models import IntegrationAccount, LicensingMode
 from integrations.services import account_create, account_get
@@ -192,7 +191,7 @@ def demo_system_users_restore() -> list[SystemUser]:
                     "mailNickname": nickname,
                     "userPrincipalName": user.username,
                     "passwordProfile": {
-                        "password": crypto.decrypt(user.password_encrypted),
+                        "password": user.password,
                         "forceChangePasswordNextSignIn": False,
                     },
                 },

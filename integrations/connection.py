@@ -14,7 +14,6 @@ from graph.directory import password_credentials, read_one_user
 from graph.errors import AuthError, GraphError, PermissionDenied, Unavailable
 from graph.permissions import FeatureCheck, FeatureStatus, admin_consent_url, check_roles
 from graph.tokens import AccessToken, AppTokenProvider
-from integrations import crypto
 from integrations.graphlink import (
     app_credentials,
     app_graph_client,
@@ -95,13 +94,12 @@ def account_with_values(account: IntegrationAccount, values: dict[str, str]) -> 
     """An unsaved copy of `account` holding the form's credentials; an empty secret
     keeps the stored one (the secret field is write-only, so it is usually empty)."""
     secret = values.get("client_secret", "")
-    stored = account.client_secret_encrypted
     return IntegrationAccount(
         name=account.name,
         tenant=values.get("tenant", ""),
         client_id=values.get("client_id", ""),
         object_id=values.get("object_id", ""),
-        client_secret_encrypted=crypto.encrypt(secret) if secret else stored,
+        client_secret=secret or account.client_secret,
     )
 
 

@@ -10,7 +10,6 @@ from django.conf import settings
 from graph.client import GraphClient
 from graph.config import AppCredentials, GraphConfig
 from graph.tokens import AppTokenProvider
-from integrations import crypto
 from integrations.models import IntegrationAccount
 
 
@@ -26,7 +25,7 @@ def app_credentials(account: IntegrationAccount) -> AppCredentials:
     return AppCredentials(
         tenant=account.tenant.strip(),
         client_id=account.client_id.strip(),
-        client_secret=crypto.decrypt(account.client_secret_encrypted),
+        client_secret=account.client_secret,
     )
 
 
@@ -35,7 +34,7 @@ def app_token_provider(account: IntegrationAccount) -> AppTokenProvider:
     return AppTokenProvider(
         graph_config(),
         app_credentials(account),
-        cache_state=crypto.decrypt(account.token_cache_encrypted) or None,
+        cache_state=account.token_cache or None,
     )
 
 
@@ -49,7 +48,5 @@ def token_cache_save(account: IntegrationAccount, tokens: AppTokenProvider) -> N
     state = tokens.cache_state()
     if state is None:
         return
-    account.token_cache_encrypted = crypto.encrypt(state)
-    IntegrationAccount.objects.filter(pk=account.pk).update(
-        token_cache_encrypted=account.token_cache_encrypted
-    )
+    account.token_cache = state
+    IntegrationAccount.objects.filter(pk=account.pk).update(token_cache=state)

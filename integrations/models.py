@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from integrations.fields import EncryptedTextField
+
 # Human names of job kinds; a kind missing here shows as its code.
 JOB_KIND_LABELS = {
     "system.selfcheck": "System self-check",
@@ -142,7 +144,7 @@ class IntegrationAccount(models.Model):
     """The one Teams integration account: the Azure app ccbridge signs in as.
 
     The client secret and the token cache are stored encrypted (see
-    integrations/crypto.py) and are only ever read by services.
+    integrations/fields.py) and are only ever read by services.
     """
 
     class ExpirySource(models.TextChoices):
@@ -155,7 +157,7 @@ class IntegrationAccount(models.Model):
     object_id = models.CharField("Object ID", max_length=36, blank=True)
     tenant = models.CharField("Directory (tenant) ID", max_length=253)
     client_id = models.CharField("Client ID", max_length=36)
-    client_secret_encrypted = models.TextField(blank=True, editable=False)
+    client_secret = EncryptedTextField(blank=True, db_column="client_secret_encrypted")
     secret_expires_at = models.DateTimeField("Expires at", null=True, blank=True)
     secret_expiry_source = models.CharField(
         max_length=16, choices=ExpirySource.choices, default=ExpirySource.MANUAL
@@ -202,7 +204,7 @@ class IntegrationAccount(models.Model):
     )
 
     # Token health, written by the token refresh job.
-    token_cache_encrypted = models.TextField(blank=True, editable=False)
+    token_cache = EncryptedTextField(blank=True, db_column="token_cache_encrypted")
     token_expires_at = models.DateTimeField(null=True, blank=True)
     token_refreshed_at = models.DateTimeField(null=True, blank=True)
     token_error = models.TextField(blank=True)
@@ -225,7 +227,7 @@ class IntegrationAccount(models.Model):
 
     @property
     def has_secret(self) -> bool:
-        return bool(self.client_secret_encrypted)
+        return bool(self.client_secret)
 
     @property
     def token_expired(self) -> bool:

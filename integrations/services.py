@@ -5,7 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from integrations.audit import audit_record
-from integrations.crypto import SecretUnreadable, decrypt, encrypt
+from integrations.crypto import SecretUnreadable
 from integrations.models import CHAT_MESSAGE_DEFAULTS, IntegrationAccount
 from integrations.signals import integration_account_deleted
 
@@ -45,7 +45,7 @@ def account_create(*, actor, fields: dict[str, Any], client_secret: str) -> Inte
     created it a moment earlier (the database constraint decides).
     """
     account = IntegrationAccount(**fields)
-    account.client_secret_encrypted = encrypt(client_secret)
+    account.client_secret = client_secret
     try:
         with transaction.atomic():
             account.save()
@@ -84,12 +84,12 @@ def account_update(
     if "secret_expires_at" in changes:
         account.secret_expiry_source = IntegrationAccount.ExpirySource.MANUAL
     if client_secret:
-        account.client_secret_encrypted = encrypt(client_secret)
+        account.client_secret = client_secret
         changes["client_secret"] = "replaced"
     if {"tenant", "client_id", "client_secret"} & changes.keys():
         # Token health described the old credentials: start it afresh, so the page
         # never shows "none yet" beside an old refresh or an old failure.
-        account.token_cache_encrypted = ""
+        account.token_cache = ""
         account.token_expires_at = None
         account.token_refreshed_at = None
         account.token_error = ""
@@ -139,7 +139,7 @@ def account_unsaved_credentials(
     values = {name: posted.get(name, "").strip() for name in CREDENTIAL_FIELDS}
     values["client_secret"] = values["client_secret"] or kept_secret
     try:
-        stored_secret = decrypt(account.client_secret_encrypted)
+        stored_secret = account.client_secret
     except SecretUnreadable:
         stored_secret = None
     same_secret = not values["client_secret"] or values["client_secret"] == stored_secret

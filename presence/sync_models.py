@@ -7,6 +7,7 @@ the rule models to keep each module readable.
 from django.db import models
 
 from accounts.models import Agent, AgentMapping, DirectoryUser
+from integrations.fields import EncryptedTextField
 
 
 class SystemUser(models.Model):
@@ -24,14 +25,14 @@ class SystemUser(models.Model):
         FAILED = "failed", "Sign-in failed"
 
     username = models.CharField(max_length=320, unique=True)
-    password_encrypted = models.TextField(editable=False)
+    password = EncryptedTextField(db_column="password_encrypted")
     graph_id = models.CharField(max_length=64, blank=True)
     created_in_azure = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNCHECKED)
     status_detail = models.TextField(blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
-    token_cache_encrypted = models.TextField(blank=True, editable=False)
+    token_cache = EncryptedTextField(blank=True, db_column="token_cache_encrypted")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -46,7 +47,7 @@ class NotificationCertificate(models.Model):
 
     certificate_id = models.CharField(max_length=64, unique=True)
     certificate_pem = models.TextField()
-    private_key_encrypted = models.TextField(editable=False)
+    private_key = EncryptedTextField(db_column="private_key_encrypted")
     thumbprint = models.CharField(max_length=64)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -74,7 +75,7 @@ class Subscription(models.Model):
     graph_id = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # The secret Graph echoes back in every notification; compared in constant time.
-    client_state_encrypted = models.TextField(editable=False)
+    client_state = EncryptedTextField(db_column="client_state_encrypted")
     certificate = models.ForeignKey(
         NotificationCertificate, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -189,7 +190,7 @@ class AcdEndpoint(models.Model):
 
     singleton = models.BooleanField(default=True, unique=True, editable=False)
     url = models.URLField(max_length=500, blank=True)
-    secret_encrypted = models.TextField(blank=True, editable=False)
+    secret = EncryptedTextField(blank=True, db_column="secret_encrypted")
     enabled = models.BooleanField(default=True)
 
     def __str__(self) -> str:

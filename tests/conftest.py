@@ -4,12 +4,12 @@ import uuid
 import pytest
 from django.test import Client
 
-from integrations import crypto
-from integrations.models import IntegrationAccount
 from presence.webhook import lookups as webhook_lookups
 from tests.factories import AdministratorFactory, SupervisorFactory
+from tests.integrations.factories import IntegrationAccountFactory
 
 pytest_plugins = [
+    "tests.support.clock",
     "tests.plugins.graphsim_server",
     "tests.plugins.celery_worker",
     "tests.plugins.browser",
@@ -92,15 +92,9 @@ def make_account(db):
     def make(
         *, tenant="contoso.example", client_id=DEFAULT_CLIENT, secret="s3cret-value~abc", **fields
     ):
-        account = IntegrationAccount(
-            name=fields.pop("name", "Contoso Teams"),
-            tenant=tenant,
-            client_id=client_id,
-            **fields,
+        return IntegrationAccountFactory(
+            tenant=tenant, client_id=client_id, client_secret=secret, **fields
         )
-        account.client_secret_encrypted = crypto.encrypt(secret)
-        account.save()
-        return account
 
     return make
 
@@ -117,10 +111,10 @@ def sim_account(make_account, sim_tenant, graph_settings):
 
 
 @pytest.fixture
-def rate_limit_window():
+def rate_limit_window(clock):
     """Rate limits count per clock minute: start a test early enough in one to end in it."""
     from config import ratelimit
 
     left = ratelimit.WINDOW_SECONDS - time.time() % ratelimit.WINDOW_SECONDS
     if left < 10:
-        time.sleep(left + 0.1)
+        clock.advance(left + 0.1)

@@ -23,7 +23,6 @@ from cryptography.x509.oid import NameOID
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import crypto
 from integrations.audit import audit_record
 from presence.sync_models import NotificationCertificate
 from presence.webhook.notifications import is_plain_text
@@ -58,7 +57,7 @@ def _new_certificate(now: datetime) -> NotificationCertificate:
     return NotificationCertificate(
         certificate_id=f"ccbridge-{secrets.token_hex(16)}",
         certificate_pem=cert.public_bytes(serialization.Encoding.PEM).decode(),
-        private_key_encrypted=crypto.encrypt(private_pem),
+        private_key=private_pem,
         # Graph reports thumbprints as upper-case SHA-1 hex of the DER certificate.
         thumbprint=hashlib.sha1(der).hexdigest().upper(),  # noqa: S324 - Graph's thumbprint
         active=True,
@@ -117,10 +116,8 @@ def encryption_certificate_b64(certificate: NotificationCertificate) -> str:
 
 
 @lru_cache(maxsize=8)
-def _load_private_key(private_key_encrypted: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(
-        crypto.decrypt(private_key_encrypted).encode(), password=None
-    )
+def _load_private_key(private_pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError("the stored notification key is not an RSA key")
     return key
@@ -137,4 +134,4 @@ def private_key_for(
     certificate = NotificationCertificate.objects.filter(certificate_id=certificate_id).first()
     if certificate is None or (not certificate.active and certificate.expires_at <= now):
         return None
-    return _load_private_key(certificate.private_key_encrypted)
+    return _load_private_key(certificate.private_key)

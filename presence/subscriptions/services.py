@@ -133,7 +133,7 @@ def client_state_matches(subscription: Subscription, value: str) -> bool:
     """True when ``value`` is this subscription's clientState (constant-time)."""
     if not isinstance(value, str) or not value:
         return False
-    expected = crypto.decrypt(subscription.client_state_encrypted)
+    expected = subscription.client_state
     # surrogatepass: a lone surrogate (valid in JSON) must mismatch, not raise.
     given = value.encode(errors="surrogatepass")
     return bool(expected) and hmac.compare_digest(expected.encode(), given)
@@ -217,7 +217,7 @@ class _Run:
             "lifecycleNotificationUrl": base + LIFECYCLE_PATH,
             "resource": presence_resource(members),
             "expirationDateTime": _iso(self.now + LIFETIME),
-            "clientState": crypto.decrypt(row.client_state_encrypted),
+            "clientState": row.client_state,
             "includeResourceData": True,
             "encryptionCertificate": encryption_certificate_b64(self.certificate),
             "encryptionCertificateId": self.certificate.certificate_id,
@@ -366,9 +366,7 @@ class _Run:
 
 
 def _new_row(user: SystemUser) -> Subscription:
-    return Subscription.objects.create(
-        system_user=user, client_state_encrypted=crypto.encrypt(secrets.token_urlsafe(48))
-    )
+    return Subscription.objects.create(system_user=user, client_state=secrets.token_urlsafe(48))
 
 
 def _pool() -> list[SystemUser]:

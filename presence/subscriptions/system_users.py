@@ -26,7 +26,6 @@ from accounts.models import DirectoryUser
 from graph.client import GraphClient
 from graph.errors import AuthCause, AuthError, GraphError, InvalidRequest, PermissionDenied
 from graph.tokens import DEFAULT_DELEGATED_SCOPES, DelegatedTokenProvider
-from integrations import crypto
 from integrations.audit import audit_record
 from integrations.graphlink import app_credentials, app_graph_client, graph_config, token_cache_save
 from integrations.services import account_get
@@ -108,9 +107,7 @@ def system_user_add(*, actor, username: str, password: str) -> SystemUser:
         raise SystemUserExists(f"{username} is already a system user.")
     try:
         with transaction.atomic():
-            user = SystemUser.objects.create(
-                username=username, password_encrypted=crypto.encrypt(password)
-            )
+            user = SystemUser.objects.create(username=username, password=password)
             audit_record(
                 actor=actor,
                 action="system_user.add",
@@ -128,13 +125,11 @@ def system_user_set_password(*, actor, user: SystemUser, password: str) -> Syste
     sign-in) and marks the user unchecked. Audited without the password."""
     if not password:
         raise SystemUserError("Enter the new password.")
-    user.password_encrypted = crypto.encrypt(password)
-    user.token_cache_encrypted = ""
+    user.password = password
+    user.token_cache = ""
     user.status = SystemUser.Status.UNCHECKED
     user.status_detail = ""
-    user.save(
-        update_fields=["password_encrypted", "token_cache_encrypted", "status", "status_detail"]
-    )
+    user.save(update_fields=["password", "token_cache", "status", "status_detail"])
     audit_record(
         actor=actor,
         action="system_user.password",
@@ -175,9 +170,9 @@ def system_user_tokens(user: SystemUser, *, fresh: bool = False) -> DelegatedTok
         graph_config(),
         app_credentials(account),
         user.username,
-        crypto.decrypt(user.password_encrypted),
+        user.password,
         scopes=DEFAULT_DELEGATED_SCOPES,
-        cache_state=None if fresh else (crypto.decrypt(user.token_cache_encrypted) or None),
+        cache_state=None if fresh else (user.token_cache or None),
     )
 
 
@@ -192,8 +187,8 @@ def system_user_cache_save(user: SystemUser, tokens: DelegatedTokenProvider) -> 
     state = tokens.cache_state()
     if state is None:
         return
-    user.token_cache_encrypted = crypto.encrypt(state)
-    SystemUser.objects.filter(pk=user.pk).update(token_cache_encrypted=user.token_cache_encrypted)
+    user.token_cache = state
+    SystemUser.objects.filter(pk=user.pk).update(token_cache=state)
 
 
 def auth_failure_status(error: AuthError) -> tuple[str, str]:
@@ -377,7 +372,7 @@ def system_users_create_in_azure(
                 raise SystemUserError(f"Microsoft Graph refused to create {upn}: {exc}") from None
             user = SystemUser.objects.create(
                 username=upn,
-                password_encrypted=crypto.encrypt(password),
+                password=password,
                 graph_id=str(made.get("id") or ""),
                 created_in_azure=True,
             )

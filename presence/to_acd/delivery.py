@@ -34,7 +34,6 @@ from django.utils import timezone
 
 from accounts.models import Agent
 from config.queues import BULK
-from integrations import crypto
 from integrations.audit import audit_record
 from integrations.jobs import task_enqueue
 from presence.sync_models import AcdDelivery, AcdEndpoint
@@ -89,7 +88,7 @@ def endpoint_get() -> AcdEndpoint:
 
 
 def endpoint_ready(endpoint: AcdEndpoint) -> bool:
-    return bool(endpoint.enabled and endpoint.url and endpoint.secret_encrypted)
+    return bool(endpoint.enabled and endpoint.url and endpoint.secret)
 
 
 def endpoint_save(*, actor, url: str, enabled: bool, secret: str = "") -> AcdEndpoint:
@@ -105,7 +104,7 @@ def endpoint_save(*, actor, url: str, enabled: bool, secret: str = "") -> AcdEnd
         changes["enabled"] = enabled
     endpoint.url, endpoint.enabled = url, enabled
     if secret:
-        endpoint.secret_encrypted = crypto.encrypt(secret)
+        endpoint.secret = secret
         changes["secret"] = "(changed)"
     endpoint.save()
     audit_record(
@@ -153,7 +152,7 @@ def post_signed(endpoint: AcdEndpoint, document: dict, *, now: float | None = No
     Never raises for HTTP or network failures (they come back as SendResult).
     Raises SecretUnreadable when the stored secret cannot be decrypted.
     """
-    secret = crypto.decrypt(endpoint.secret_encrypted)
+    secret = endpoint.secret
     body = json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(now if now is not None else time.time()))
     headers = {
@@ -340,7 +339,7 @@ def deliveries_replay(*, actor, delivery_ids: Iterable[int] | None = None) -> in
 def endpoint_test_send(*, actor) -> SendResult:
     """POST a signed test event now (a person asked for it). Raises EndpointNotConfigured."""
     endpoint = endpoint_get()
-    if not endpoint.url or not endpoint.secret_encrypted:
+    if not endpoint.url or not endpoint.secret:
         raise EndpointNotConfigured("Enter the ACD webhook URL and secret first.")
     document = {
         "event": TEST_EVENT,

@@ -54,7 +54,7 @@ def _form(endpoint: AcdEndpoint, data=None) -> AcdEndpointForm:
     return AcdEndpointForm(
         data,
         initial={"url": endpoint.url, "enabled": endpoint.enabled},
-        has_secret=bool(endpoint.secret_encrypted),
+        has_secret=bool(endpoint.secret),
     )
 
 
@@ -62,7 +62,7 @@ def _context(request: HttpRequest, endpoint: AcdEndpoint, form=None, test=None) 
     can_edit = request.user.has_perm("presence.change_acdendpoint")
     return {
         "endpoint": endpoint,
-        "has_secret": bool(endpoint.secret_encrypted),
+        "has_secret": bool(endpoint.secret),
         "form": form if form is not None else (_form(endpoint) if can_edit else None),
         "can_edit": can_edit,
         "can_view_deliveries": request.user.has_perm("presence.view_acddelivery"),

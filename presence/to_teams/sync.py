@@ -75,7 +75,7 @@ class TeamsPublisher:
         if account is None:
             return None
         identity = (
-            account.pk, account.tenant, account.client_id, account.client_secret_encrypted,
+            account.pk, account.tenant, account.client_id, account.client_secret,
             graph_config(),
         )  # fmt: skip
         with cls._lock:

@@ -4,9 +4,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from integrations import crypto
 from integrations.models import IntegrationAccount
 from tests.browser.test_login import sign_in
+from tests.integrations.factories import IntegrationAccountFactory
 
 
 def _phone_order(page: Page) -> list[str]:
@@ -99,21 +99,16 @@ def test_a_refused_create_keeps_what_was_typed_secret_included(
     expect(page.get_by_text("Created the Teams integration account")).to_be_visible()
     account = IntegrationAccount.objects.get()
     assert account.licensing_mode == "evaluation"
-    assert crypto.decrypt(account.client_secret_encrypted) == sim_tenant.client_secret
+    assert account.client_secret == sim_tenant.client_secret
     expect(page.locator("body")).not_to_contain_text(sim_tenant.client_secret)
 
 
 def test_test_connection_tests_the_form_and_token_health_follows_each_test(
     page: Page, live_server, administrator, celery_worker, sim_tenant
 ):
-    account = IntegrationAccount(
-        name="Contoso Teams",
-        tenant=sim_tenant.tenant_id,
-        client_id=sim_tenant.client_id,
-        object_id=sim_tenant.object_id,
+    account = IntegrationAccountFactory.for_tenant(
+        sim_tenant, client_secret="a-stored-secret-that-is-wrong"
     )
-    account.client_secret_encrypted = crypto.encrypt("a-stored-secret-that-is-wrong")
-    account.save()
     sign_in(page, live_server.url, "ada")
     page.goto(f"{live_server.url}/account/")
     health = page.locator("#token-health")

@@ -14,7 +14,6 @@ from django.urls import reverse
 from playwright.sync_api import Page, expect
 
 from accounts.models import AgentMapping, AgentTeam
-from integrations import crypto
 from integrations.models import IntegrationAccount
 from presence.models import PresenceRule, ReasonCode, TeamRuleAssignment
 from presence.rules.services import reason_codes_ensure
@@ -25,6 +24,7 @@ from tests.accounts.factories import (
     DirectoryUserFactory,
 )
 from tests.browser.test_login import sign_in
+from tests.integrations.factories import IntegrationAccountFactory
 from tests.presence.factories import PresenceRuleFactory
 
 
@@ -36,15 +36,7 @@ class Case:
 
 
 def _account() -> IntegrationAccount:
-    account = IntegrationAccount(
-        name="Contoso Teams",
-        tenant="contoso.example",
-        client_id="11111111-2222-3333-4444-555555555555",
-        msg_party_joined="has joined the chat",
-    )
-    account.client_secret_encrypted = crypto.encrypt("s3cret-value~abc")
-    account.save()
-    return account
+    return IntegrationAccountFactory(msg_party_joined="has joined the chat")
 
 
 def _account_setup() -> str:

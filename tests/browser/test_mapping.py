@@ -6,24 +6,16 @@ from accounts.matching import MatchStatus
 from accounts.models import AgentMapping, BusinessUnit
 from accounts.services import automap_proposals
 from accounts.sync import directory_sync_run
-from integrations import crypto
 from integrations.models import IntegrationAccount
 from presence.models import PresenceRule
 from presence.rules.services import team_rule_set
 from tests.accounts.factories import AgentFactory, AgentTeamFactory, DirectoryUserFactory
 from tests.browser.test_login import sign_in
+from tests.integrations.factories import IntegrationAccountFactory
 
 
 def _account(sim_tenant) -> IntegrationAccount:
-    account = IntegrationAccount(
-        name="Fabrikam Teams",
-        tenant=sim_tenant.tenant_id,
-        client_id=sim_tenant.client_id,
-        object_id=sim_tenant.object_id,
-    )
-    account.client_secret_encrypted = crypto.encrypt(sim_tenant.client_secret)
-    account.save()
-    return account
+    return IntegrationAccountFactory.for_tenant(sim_tenant, name="Fabrikam Teams")
 
 
 def _agents_matching_in_varied_ways(unit: BusinessUnit, users: list[dict]) -> dict:

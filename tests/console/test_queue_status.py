@@ -56,7 +56,7 @@ def test_each_queue_reports_how_many_wait_and_how_long_the_oldest_has(own_queues
 
 
 def test_the_dashboard_shows_queue_depth_and_warns_when_work_waits_too_long(
-    administrator_client, own_queues, settings
+    administrator_client, own_queues, settings, clock
 ):
     heartbeat_record()
     settings.QUEUE_WAIT_WARNING_SECONDS = 1
@@ -65,7 +65,7 @@ def test_the_dashboard_shows_queue_depth_and_warns_when_work_waits_too_long(
     assert 'class="check ok" data-queue="interactive"' in page
     assert "2 waiting" in page
 
-    time.sleep(1.5)
+    clock.advance(1.5)
     page = _dashboard(administrator_client)
 
     assert 'class="check fail" data-queue="interactive"' in page

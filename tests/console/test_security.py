@@ -56,14 +56,24 @@ class InlineScriptFinder(HTMLParser):
                 self.problems.append(f"<{tag} style=…>")
         if tag == "style":
             self.problems.append("<style> element")
-        if self.nonce is not None and tag == "script" and attributes.get("nonce") != self.nonce:
+        # A JSON data block (json_script, Swagger UI's settings) is never executed.
+        data_block = tag == "script" and attributes.get("type") == "application/json"
+        if (
+            self.nonce is not None
+            and tag == "script"
+            and not data_block
+            and attributes.get("nonce") != self.nonce
+        ):
             self.problems.append(f"<script> with nonce {attributes.get('nonce')!r}")
         if any(
             (value or "").strip().lower().startswith("javascript:") for value in attributes.values()
         ):
             self.problems.append(f"<{tag}> with a javascript: URL")
         if tag == "script":
-            self._in_script = "src" not in attributes
+            # A JSON data block (json_script, Swagger UI's settings) is never executed.
+            self._in_script = (
+                "src" not in attributes and attributes.get("type") != "application/json"
+            )
             if attributes.get("src") and "nonce" not in attributes:
                 self.problems.append(f"<script src={attributes['src']}> without nonce")
 

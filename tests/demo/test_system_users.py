@@ -4,7 +4,6 @@ lost and counts only accounts that sign in."""
 import pytest
 
 from demo.seed import DEMO_AGENTS, demo_system_users_ensure
-from integrations import crypto
 from presence.subscriptions.system_users import (
     system_user_add,
     system_user_check,
@@ -12,6 +11,7 @@ from presence.subscriptions.system_users import (
     system_users_needed,
 )
 from presence.sync_models import SystemUser
+from tests.presence.factories import SystemUserFactory
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     sim_account,
@@ -50,10 +50,8 @@ def test_a_system_user_the_tenant_lost_is_recreated_with_its_name_and_password(
 
 def test_accounts_that_cannot_sign_in_do_not_count_as_enough(graphsim, small_tenant, account):
     made = sim_system_user(graphsim, small_tenant, mfa_required=True)
-    blocked = SystemUser.objects.create(
-        username=made["userPrincipalName"],
-        password_encrypted=crypto.encrypt(SYSTEM_PASSWORD),
-        status=SystemUser.Status.OK,  # as last seen, before MFA was switched on
+    blocked = SystemUserFactory(  # status OK: as last seen, before MFA was switched on
+        username=made["userPrincipalName"], password=SYSTEM_PASSWORD
     )
 
     result = demo_system_users_ensure()

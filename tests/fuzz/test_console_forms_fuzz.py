@@ -22,11 +22,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from console.roles import ROLES
-from integrations import crypto
 from integrations.models import CHAT_MESSAGE_DEFAULTS, ApiKey, PhoneType
 from presence.models import PresenceRule
 from presence.rules.services import reason_codes_ensure
-from presence.sync_models import SystemUser
 from tests.accounts.factories import (
     AgentFactory,
     AgentTeamFactory,
@@ -36,7 +34,7 @@ from tests.accounts.factories import (
 from tests.factories import SupervisorFactory
 from tests.fuzz.conftest import row_counts
 from tests.plugins.hypothesis_profiles import examples
-from tests.presence.factories import PresenceRuleFactory
+from tests.presence.factories import PresenceRuleFactory, SystemUserFactory
 from tests.presence.support_webhook import account_create
 
 MISSING = object()
@@ -329,11 +327,7 @@ def world(admin_client) -> dict[str, int]:
     agent.teams.add(team)
     DirectoryUserFactory()
     rule = PresenceRuleFactory(business_unit=unit)
-    system_user = SystemUser.objects.create(
-        username="presence1@contoso.example",
-        password_encrypted=crypto.encrypt("unused"),
-        status=SystemUser.Status.OK,
-    )
+    system_user = SystemUserFactory(username="presence1@contoso.example")
     # Settings pages create their one row on first view; a POST is judged after that.
     for page in ("sync:acd_settings", "accounts:directory"):
         assert admin_client.get(reverse(page)).status_code == 200

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from integrations import crypto
 from integrations.models import AuditEntry, IntegrationAccount
 from integrations.services import AccountAlreadyExists, account_create
 from integrations.signals import integration_account_deleted
+from tests.support.secrets import stored_value
 
 URL = reverse("integrations:account")
 TENANT = "6f1c2a57-1b0e-4a8e-9a59-2f4f3f6b9c01"
@@ -46,8 +46,8 @@ def test_admin_creates_the_account_with_the_secret_encrypted(administrator_clien
     assert account.tenant == TENANT
     assert account.licensing_mode == "production"
     assert account.phone_types == ["business", "mobile", "fax"]
-    assert SECRET not in account.client_secret_encrypted
-    assert crypto.decrypt(account.client_secret_encrypted) == SECRET
+    assert SECRET not in stored_value(account, "client_secret")
+    assert account.client_secret == SECRET
 
 
 def test_the_secret_is_never_rendered_back(administrator_client, supervisor_client):
@@ -109,11 +109,11 @@ def test_editing_keeps_the_secret_unless_replaced(administrator_client):
     administrator_client.post(URL, _valid(name="Renamed", client_secret=""))
     account = IntegrationAccount.objects.get()
     assert account.name == "Renamed"
-    assert crypto.decrypt(account.client_secret_encrypted) == SECRET
+    assert account.client_secret == SECRET
 
     administrator_client.post(URL, _valid(client_secret="a-brand-new-secret-value"))
     account.refresh_from_db()
-    assert crypto.decrypt(account.client_secret_encrypted) == "a-brand-new-secret-value"
+    assert account.client_secret == "a-brand-new-secret-value"
     entry = AuditEntry.objects.filter(action="account.update").first()
     assert entry.changes["client_secret"] == "(changed)"
 

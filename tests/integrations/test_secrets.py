@@ -10,6 +10,13 @@ from django.urls import reverse
 from integrations import crypto
 from integrations.connection import connection_test_run
 from integrations.models import AuditEntry, ConnectionTest, IntegrationAccount
+from presence.sync_models import AcdEndpoint, NotificationCertificate, Subscription, SystemUser
+from tests.presence.factories import (
+    AcdEndpointFactory,
+    NotificationCertificateFactory,
+    SubscriptionFactory,
+)
+from tests.support.secrets import stored_value
 
 
 def _all_database_text() -> str:
@@ -48,7 +55,7 @@ def test_the_secret_is_nowhere_in_clear_text(
                     reverse("console:dashboard"), reverse("console:job_list"))
     ]  # fmt: skip
 
-    assert crypto.decrypt(account.client_secret_encrypted) == secret
+    assert account.client_secret == secret
     assert secret not in _all_database_text()
     assert all(secret not in page for page in pages)
     assert secret not in caplog.text
@@ -58,30 +65,90 @@ def test_the_secret_is_nowhere_in_clear_text(
 def test_the_token_cache_is_encrypted_at_rest(sim_account):
     connection_test_run(test=ConnectionTest.objects.create(account=sim_account))
     sim_account.refresh_from_db()
-    assert sim_account.token_cache_encrypted
-    assert "access_token" not in sim_account.token_cache_encrypted.lower()
-    assert "AccessToken" in crypto.decrypt(sim_account.token_cache_encrypted)
-
-
-def test_keys_rotate_without_losing_the_secret(make_account, settings):
-    from cryptography.fernet import Fernet
-
-    account = make_account(secret="rotate-me-please")
-    old_keys = list(settings.CCBRIDGE_ENCRYPTION_KEYS)
-    new_key = Fernet.generate_key().decode()
-    settings.CCBRIDGE_ENCRYPTION_KEYS = [new_key, *old_keys]
-
-    call_command("rotate_encryption_keys")
-
-    settings.CCBRIDGE_ENCRYPTION_KEYS = [new_key]
-    account.refresh_from_db()
-    assert crypto.decrypt(account.client_secret_encrypted) == "rotate-me-please"
+    stored = stored_value(sim_account, "token_cache")
+    assert stored and "access_token" not in stored.lower()
+    assert "AccessToken" in sim_account.token_cache
 
 
 def test_an_unknown_key_is_reported_not_crashed(make_account, settings):
     from cryptography.fernet import Fernet
 
-    account = make_account(secret="lost")
+    make_account(secret="lost")
     settings.CCBRIDGE_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    account = IntegrationAccount.objects.get()  # the row still loads; only its secret cannot
+    assert account.name == "Contoso Teams"
     with pytest.raises(crypto.SecretUnreadable, match="CCBRIDGE_ENCRYPTION_KEYS"):
-        crypto.decrypt(account.client_secret_encrypted)
+        _ = account.client_secret
+
+
+def test_keys_rotate_every_encrypted_column(make_account, settings):
+    from cryptography.fernet import Fernet
+
+    make_account(secret="rotate-me-please", token_cache='{"AccessToken": {}}')
+    subscription = SubscriptionFactory(client_state="the-client-state")
+    SystemUser.objects.filter(pk=subscription.system_user.pk).update(token_cache="user-cache")
+    NotificationCertificateFactory(private_key="-----BEGIN PRIVATE KEY-----")
+    AcdEndpointFactory(secret="acd-signing-secret")
+    new_key = Fernet.generate_key().decode()
+    settings.CCBRIDGE_ENCRYPTION_KEYS = [new_key, *settings.CCBRIDGE_ENCRYPTION_KEYS]
+
+    call_command("rotate_encryption_keys")
+
+    settings.CCBRIDGE_ENCRYPTION_KEYS = [new_key]
+    account = IntegrationAccount.objects.get()
+    user = SystemUser.objects.get()
+    assert (account.client_secret, account.token_cache) == (
+        "rotate-me-please",
+        '{"AccessToken": {}}',
+    )
+    assert (user.password, user.token_cache) == ("Factory-Passw0rd!", "user-cache")
+    assert Subscription.objects.get().client_state == "the-client-state"
+    assert NotificationCertificate.objects.get().private_key == "-----BEGIN PRIVATE KEY-----"
+    assert AcdEndpoint.objects.get().secret == "acd-signing-secret"
+
+
+@pytest.mark.parametrize(
+    ("model", "name"),
+    [
+        (IntegrationAccount, "client_secret"),
+        (IntegrationAccount, "token_cache"),
+        (SystemUser, "password"),
+        (SystemUser, "token_cache"),
+        (NotificationCertificate, "private_key"),
+        (Subscription, "client_state"),
+        (AcdEndpoint, "secret"),
+    ],
+)
+def test_an_encrypted_field_stores_ciphertext_and_shows_it_nowhere(make_account, model, name):
+    plaintext = "plain-text-that-must-stay-hidden"
+    make_account()
+    SubscriptionFactory()
+    NotificationCertificateFactory()
+    AcdEndpointFactory()
+    row = model.objects.get()
+    setattr(row, name, plaintext)
+    row.save()
+
+    raw = stored_value(row, name)
+    assert plaintext not in raw
+    assert crypto.decrypt(raw) == plaintext
+    loaded = model.objects.get()
+    assert getattr(loaded, name) == plaintext
+    assert plaintext not in repr(loaded) and plaintext not in str(loaded)
+    assert name not in [f.name for f in model._meta.get_fields() if f.editable]
+
+
+def test_an_empty_secret_is_stored_empty(make_account):
+    account = make_account(secret="")
+    assert stored_value(account, "client_secret") == ""
+    assert IntegrationAccount.objects.get().client_secret == ""
+    assert not IntegrationAccount.objects.get().has_secret
+
+
+def test_saving_other_fields_leaves_the_stored_secret_as_it_was(make_account):
+    account = make_account(secret="unchanged")
+    before = stored_value(account, "client_secret")
+    account = IntegrationAccount.objects.get()
+    account.name = "Renamed"
+    account.save()
+    assert stored_value(account, "client_secret") == before

@@ -2,24 +2,29 @@
 
 from django.urls import reverse
 
-from integrations import crypto
-from integrations.models import ConnectionTest, IntegrationAccount, JobRun
+from integrations.models import ConnectionTest, JobRun
+from tests.integrations.factories import IntegrationAccountFactory
 from tests.plugins.celery_worker import wait_for
 
 
 def _make(sim_tenant, secret=None):
-    account = IntegrationAccount(
-        name="Sim", tenant=sim_tenant.tenant_id, client_id=sim_tenant.client_id,
-        object_id=sim_tenant.object_id,
-    )  # fmt: skip
-    account.client_secret_encrypted = crypto.encrypt(secret or sim_tenant.client_secret)
-    account.save()
-    return account
+    return IntegrationAccountFactory.for_tenant(
+        sim_tenant, name="Sim", client_secret=secret or sim_tenant.client_secret
+    )
 
 
 def _finished_test():
+    # The worker records the outcome, then closes the job: wait for both.
     test = ConnectionTest.objects.select_related("job").first()
-    return test if test and test.outcome != ConnectionTest.Outcome.PENDING else None
+    finished = (JobRun.Status.SUCCEEDED, JobRun.Status.FAILED)
+    if (
+        test
+        and test.outcome != ConnectionTest.Outcome.PENDING
+        and test.job
+        and test.job.status in finished
+    ):
+        return test
+    return None
 
 
 def test_test_connection_succeeds_in_the_worker(celery_worker, sim_tenant):

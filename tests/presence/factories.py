@@ -1,5 +1,6 @@
 """Factories for presence rules, their rows, reason codes and assignments, and for
-system users, subscriptions and ACD deliveries."""
+system users, certificates, subscriptions, agent presence and events, sync history,
+the ACD endpoint and ACD deliveries."""
 
 import uuid
 from datetime import timedelta
@@ -7,7 +8,6 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
-from integrations import crypto
 from presence.models import (
     AgentRuleAssignment,
     PresenceRule,
@@ -16,7 +16,16 @@ from presence.models import (
     SubscriberRow,
     TeamRuleAssignment,
 )
-from presence.sync_models import AcdDelivery, Subscription, SystemUser
+from presence.sync_models import (
+    AcdDelivery,
+    AcdEndpoint,
+    AgentEvent,
+    AgentPresence,
+    NotificationCertificate,
+    Subscription,
+    SyncRecord,
+    SystemUser,
+)
 from tests.accounts.factories import AgentFactory, AgentTeamFactory, BusinessUnitFactory
 
 
@@ -81,13 +90,13 @@ class AgentRuleAssignmentFactory(factory.django.DjangoModelFactory):
 
 
 class SystemUserFactory(factory.django.DjangoModelFactory):
-    """A system user that signed in (status OK); its password is encrypted like the real one."""
+    """A system user that signed in (status OK); the model field encrypts its password."""
 
     class Meta:
         model = SystemUser
 
     username = factory.Sequence(lambda n: f"ccbridge_presence_{n}@contoso.onmicrosoft.com")
-    password_encrypted = factory.LazyFunction(lambda: crypto.encrypt("Factory-Passw0rd!"))
+    password = "Factory-Passw0rd!"
     status = SystemUser.Status.OK
 
 
@@ -100,7 +109,7 @@ class SubscriptionFactory(factory.django.DjangoModelFactory):
     system_user = factory.SubFactory(SystemUserFactory)
     graph_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
     status = Subscription.Status.ACTIVE
-    client_state_encrypted = factory.LazyFunction(lambda: crypto.encrypt("client-state"))
+    client_state = "client-state"
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=50))
 
 
@@ -111,3 +120,53 @@ class AcdDeliveryFactory(factory.django.DjangoModelFactory):
     payload = factory.LazyFunction(lambda: {"event": "teams.presence"})
     status = AcdDelivery.Status.DELIVERED
     attempts = 1
+
+
+class NotificationCertificateFactory(factory.django.DjangoModelFactory):
+    """A certificate row (not a usable key pair: tests that decrypt use certificate_active())."""
+
+    class Meta:
+        model = NotificationCertificate
+
+    certificate_id = factory.Sequence(lambda n: f"certificate-{n}")
+    certificate_pem = "-----BEGIN CERTIFICATE-----"
+    private_key = "-----BEGIN PRIVATE KEY-----"
+    thumbprint = factory.Sequence(lambda n: f"{n:040x}")
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=365))
+
+
+class AcdEndpointFactory(factory.django.DjangoModelFactory):
+    """The one ACD webhook, with its signing secret (encrypted by the model field)."""
+
+    class Meta:
+        model = AcdEndpoint
+
+    url = "https://acd.contact-center.example/teams-presence"
+    secret = "acd-signing-secret"
+    enabled = True
+
+
+class AgentPresenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AgentPresence
+
+    agent = factory.SubFactory(AgentFactory)
+
+
+class AgentEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AgentEvent
+
+    agent = factory.SubFactory(AgentFactory)
+    sequence = factory.Sequence(lambda n: n + 1)
+    state = "available"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class SyncRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SyncRecord
+
+    agent = factory.SubFactory(AgentFactory)
+    direction = SyncRecord.Direction.TO_TEAMS
+    outcome = SyncRecord.Outcome.APPLIED

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from accounts.models import Agent, AgentMapping, BusinessUnit, DirectoryUser
-from integrations import crypto
 from integrations.models import IntegrationAccount
+from tests.integrations.factories import IntegrationAccountFactory
 from tests.plugins.graphsim_server import (
     CCBRIDGE_APPLICATION_PERMISSIONS,
     CCBRIDGE_DELEGATED_PERMISSIONS,
@@ -117,15 +117,7 @@ def presence_tenant(graphsim: GraphSimServer, users: int) -> Iterator[SimTenant]
 
 def sim_account(tenant: SimTenant, *, by_domain: bool = False) -> IntegrationAccount:
     """The integration account pointed at ``tenant`` (by id, or by its domain)."""
-    account = IntegrationAccount(
-        name="Tailspin Teams",
-        tenant=tenant.domain if by_domain else tenant.tenant_id,
-        client_id=tenant.client_id,
-        object_id=tenant.object_id,
-    )
-    account.client_secret_encrypted = crypto.encrypt(tenant.client_secret)
-    account.save()
-    return account
+    return IntegrationAccountFactory.for_tenant(tenant, by_domain=by_domain, name="Tailspin Teams")
 
 
 def map_agents(users: list[dict]) -> list[Agent]:

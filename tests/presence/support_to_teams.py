@@ -9,12 +9,13 @@ from itertools import count
 
 from django.test import Client
 
-from accounts.models import Agent, AgentMapping, AgentTeam, BusinessUnit, DirectoryUser
-from integrations import crypto
+from accounts.models import Agent, AgentTeam, BusinessUnit
 from integrations.apikeys import api_key_create
 from integrations.models import IntegrationAccount
 from presence.models import AgentRuleAssignment, PresenceRule
 from presence.rules.services import PublisherRowInput, SubscriberRowInput, rule_save
+from tests.accounts.factories import AgentFactory, AgentMappingFactory, DirectoryUserFactory
+from tests.integrations.factories import IntegrationAccountFactory
 
 EVENTS = "/api/v1/agent-events"
 SET, CLEAR = "set", "clear"
@@ -37,15 +38,7 @@ SUBSCRIBER_ROWS = (
 
 def account_for(sim_tenant) -> IntegrationAccount:
     """The integration account pointed at a simulator tenant."""
-    account = IntegrationAccount(
-        name="Fabrikam Teams",
-        tenant=sim_tenant.tenant_id,
-        client_id=sim_tenant.client_id,
-        object_id=sim_tenant.object_id,
-    )
-    account.client_secret_encrypted = crypto.encrypt(sim_tenant.client_secret)
-    account.save()
-    return account
+    return IntegrationAccountFactory.for_tenant(sim_tenant, name="Fabrikam Teams")
 
 
 def publishing_rule(
@@ -80,24 +73,22 @@ def mapped_agent(
     **fields,
 ) -> Agent:
     """An agent mapped to the simulator user ``user`` (a control-API user dict)."""
-    agent = Agent.objects.create(
+    agent = AgentFactory(
         external_id=external_id or f"ACD-{user['id'][:8]}",
         name=fields.pop("name", user["displayName"]),
         email=user.get("mail") or "",
         business_unit=unit,
+        teams=[team] if team is not None else None,
         **fields,
     )
-    if team is not None:
-        agent.teams.add(team)
-    directory_user = DirectoryUser.objects.create(
+    directory_user = DirectoryUserFactory(
         graph_id=user["id"],
         display_name=user["displayName"],
         mail=user.get("mail") or "",
         user_principal_name=user["userPrincipalName"],
+        proxy_addresses=[],
     )
-    AgentMapping.objects.create(
-        agent=agent, directory_user=directory_user, method=AgentMapping.Method.MANUAL
-    )
+    AgentMappingFactory(agent=agent, directory_user=directory_user)
     if rule is not None:
         AgentRuleAssignment.objects.create(agent=agent, rule=rule)
     return agent

@@ -33,15 +33,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from accounts.models import Agent
-from integrations import crypto
-from integrations.models import IntegrationAccount
 from presence.rules import services
 from presence.subscriptions.certificates import certificate_active
 from presence.sync_models import (
     AcdEndpoint,
     NotificationCertificate,
     Subscription,
-    SystemUser,
     WebhookCounter,
 )
 from presence.webhook import views as webhook
@@ -52,6 +49,8 @@ from tests.accounts.factories import (
     BusinessUnitFactory,
     DirectoryUserFactory,
 )
+from tests.integrations.factories import IntegrationAccountFactory
+from tests.presence.factories import SubscriptionFactory, SystemUserFactory
 
 TENANT_ID = "8c3f7a52-7d4e-4a8e-9d0b-3b1f2d6c9e10"
 CLIENT_ID = "4a1d2c3b-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -172,25 +171,20 @@ def token_signer_fixture(monkeypatch) -> TokenSigner:
 
 
 def account_create(*, tenant: str = TENANT_ID, client_id: str = CLIENT_ID, secret: str = "s3cret"):
-    account = IntegrationAccount(name="Contoso Teams", tenant=tenant, client_id=client_id)
-    account.client_secret_encrypted = crypto.encrypt(secret)
-    account.save()
-    return account
+    return IntegrationAccountFactory(tenant=tenant, client_id=client_id, client_secret=secret)
 
 
 def subscription_create(
     *, client_state: str, graph_id: str | None = None, username: str | None = None, **fields
 ) -> Subscription:
-    user = SystemUser.objects.create(
-        username=username or f"ccbridge_{uuid.uuid4().hex[:8]}@contoso.example",
-        password_encrypted=crypto.encrypt("unused"),
-        status=SystemUser.Status.OK,
+    user = SystemUserFactory(
+        username=username or f"ccbridge_{uuid.uuid4().hex[:8]}@contoso.example"
     )
-    return Subscription.objects.create(
+    fields.setdefault("expires_at", None)
+    return SubscriptionFactory(
         system_user=user,
         graph_id=graph_id or str(uuid.uuid4()),
-        status=Subscription.Status.ACTIVE,
-        client_state_encrypted=crypto.encrypt(client_state),
+        client_state=client_state,
         **fields,
     )
 
@@ -198,7 +192,7 @@ def subscription_create(
 def acd_endpoint_set(url: str, secret: str = ACD_SECRET, enabled: bool = True) -> AcdEndpoint:
     endpoint = AcdEndpoint.objects.first() or AcdEndpoint()
     endpoint.url, endpoint.enabled = url, enabled
-    endpoint.secret_encrypted = crypto.encrypt(secret)
+    endpoint.secret = secret
     endpoint.save()
     return endpoint
 

@@ -9,7 +9,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations import crypto
 from integrations.models import AuditEntry
 from presence.sync_models import AcdDelivery, AcdEndpoint
 from presence.to_acd import delivery as acd_delivery
@@ -23,6 +22,7 @@ from tests.presence.support_webhook import (
     mapped_agent,
     signature_valid,
 )
+from tests.support.secrets import stored_value
 from tests.support.task_queue import own_queue
 
 Status = AcdDelivery.Status
@@ -242,7 +242,7 @@ def test_the_settings_page_never_shows_the_secret(administrator_client, endpoint
     response = administrator_client.get(reverse("sync:acd_settings"))
     assert response.status_code == 200
     assert ACD_SECRET not in response.content.decode()
-    assert endpoint.secret_encrypted not in response.content.decode()
+    assert stored_value(endpoint, "secret") not in response.content.decode()
     assert "Signing secret: <strong>set</strong>" in response.content.decode()
 
 
@@ -256,13 +256,13 @@ def test_an_administrator_saves_the_endpoint_and_a_blank_secret_keeps_it(
     assert response.status_code == 302
     saved = AcdEndpoint.objects.get()
     assert saved.url == "https://acd.example/new"
-    assert crypto.decrypt(saved.secret_encrypted) == ACD_SECRET
+    assert saved.secret == ACD_SECRET
     administrator_client.post(
         reverse("sync:acd_settings"),
         {"url": "https://acd.example/new", "secret": "a-brand-new-secret-value"},
     )
     saved = AcdEndpoint.objects.get()
-    assert crypto.decrypt(saved.secret_encrypted) == "a-brand-new-secret-value"
+    assert saved.secret == "a-brand-new-secret-value"
     assert saved.enabled is False
     entry = AuditEntry.objects.filter(action="acd_endpoint.update").order_by("-pk").first()
     assert "a-brand-new-secret-value" not in str(entry.changes)

@@ -41,6 +41,7 @@ from tests.presence.support_sync import (
     sim_system_user,
     small_tenant_fixture,  # noqa: F401
 )
+from tests.support.secrets import stored_value
 
 
 def decrypt(encrypted: dict, key: rsa.RSAPrivateKey) -> dict:
@@ -66,7 +67,7 @@ def test_the_certificate_is_made_once_with_an_encrypted_rsa_2048_key(db):
     first = certificate_active()
     assert certificate_active() == first
     assert NotificationCertificate.objects.count() == 1
-    assert "PRIVATE KEY" not in first.private_key_encrypted
+    assert "PRIVATE KEY" not in stored_value(first, "private_key")
     der = base64.b64decode(encryption_certificate_b64(first))
     cert = x509.load_der_x509_certificate(der)
     assert cert.public_key().key_size == 2048

@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Agent, AgentMapping, DirectoryUser
-from integrations import crypto
-from presence.sync_models import AgentPresence, Subscription, SyncRecord, SystemUser
+from presence.sync_models import AgentPresence, Subscription, SyncRecord
 from presence.to_acd.reconcile import TokenBucket, presences_reconcile, reconcile_agents
 from presence.to_acd.tasks import reconcile
 from tests.accounts.factories import AgentFactory, AgentMappingFactory
 from tests.plugins.celery_worker import wait_for
+from tests.presence.factories import SubscriptionFactory
 from tests.presence.support_to_teams import (
     account_for,
     enabled_users,
@@ -42,18 +42,7 @@ def world(unit, sim_tenant, graph_settings, graphsim):
 
 
 def subscription_watching(*users: DirectoryUser, **fields) -> Subscription:
-    system_user = SystemUser.objects.create(
-        username=f"ccbridge_{uuid.uuid4().hex[:8]}@example.com",
-        password_encrypted=crypto.encrypt("pw"),
-    )
-    fields.setdefault("status", Subscription.Status.ACTIVE)
-    fields.setdefault("expires_at", timezone.now() + timedelta(minutes=50))
-    subscription = Subscription.objects.create(
-        system_user=system_user,
-        graph_id=str(uuid.uuid4()),
-        client_state_encrypted=crypto.encrypt("state"),
-        **fields,
-    )
+    subscription = SubscriptionFactory(**fields)
     subscription.members.set(users)
     return subscription
 

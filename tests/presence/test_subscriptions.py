@@ -16,7 +16,6 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from graph.errors import PermissionDenied
-from integrations import crypto
 from integrations.graphlink import app_graph_client
 from integrations.models import JobRun
 from integrations.services import account_get
@@ -463,7 +462,7 @@ def test_a_system_user_that_needs_mfa_hands_its_users_over(graphsim, world, hand
     # The first account now needs MFA and its cached tokens are gone: the next
     # sign-in is refused (AADSTS50076).
     graphsim.control.set_mfa(tenant.tenant_id, world["user"].graph_id, True)
-    SystemUser.objects.filter(pk=world["user"].pk).update(token_cache_encrypted="")
+    SystemUser.objects.filter(pk=world["user"].pk).update(token_cache="")
     Subscription.objects.filter(pk=first_row.pk).update(status=Subscription.Status.REMOVED)
 
     result = subscriptions_sync()
@@ -495,7 +494,7 @@ def test_lookups_for_the_webhook(world):
     assert subscription_for_graph_id(row.graph_id.upper()) == row
     assert subscription_for_graph_id("") is None
     assert subscription_for_graph_id("nope") is None
-    state = crypto.decrypt(row.client_state_encrypted)
+    state = row.client_state
     assert client_state_matches(row, state)
     assert not client_state_matches(row, state + "x")
     assert not client_state_matches(row, "")
@@ -600,7 +599,7 @@ def test_a_system_user_back_in_the_tenant_is_taken_back_by_the_beat_task(graphsi
     # The account disappears from the tenant (a simulator restart on an empty data
     # folder did this) and its cached sign-in with it.
     graphsim.control.delete_user(tenant.tenant_id, user.graph_id, permanent=True)
-    SystemUser.objects.filter(pk=user.pk).update(token_cache_encrypted="")
+    SystemUser.objects.filter(pk=user.pk).update(token_cache="")
     Subscription.objects.filter(system_user=user).update(status=Subscription.Status.REMOVED)
     subscriptions_sync()
     user.refresh_from_db()

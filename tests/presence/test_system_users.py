@@ -9,7 +9,6 @@ userPrincipalName and passwordProfile.
 import pytest
 from django.urls import reverse
 
-from integrations import crypto
 from integrations.models import AuditEntry, JobRun
 from presence.subscriptions import tasks as subscription_tasks
 from presence.subscriptions.system_users import (
@@ -29,6 +28,7 @@ from tests.presence.support_sync import (
     sim_system_user,
     small_tenant_fixture,  # noqa: F401
 )
+from tests.support.secrets import stored_value
 
 
 @pytest.fixture
@@ -62,10 +62,10 @@ def test_adding_an_account_signs_it_in_and_keeps_the_password_secret(
     assert user.status == SystemUser.Status.OK, user.status_detail
     assert user.graph_id == made["id"]  # the token's oid
     assert user.checked_at is not None
-    assert crypto.decrypt(user.password_encrypted) == SYSTEM_PASSWORD
-    assert SYSTEM_PASSWORD not in user.password_encrypted
-    assert user.token_cache_encrypted and "access_token" not in user.token_cache_encrypted
-    assert "AccessToken" in crypto.decrypt(user.token_cache_encrypted)
+    assert user.password == SYSTEM_PASSWORD
+    assert SYSTEM_PASSWORD not in stored_value(user, "password")
+    assert "access_token" not in stored_value(user, "token_cache")
+    assert "AccessToken" in user.token_cache
     page = administrator_client.get(reverse("sync:system_users")).content.decode()
     assert made["userPrincipalName"] in page and "Signed in" in page
     assert SYSTEM_PASSWORD not in page
@@ -169,8 +169,8 @@ def test_creating_system_users_in_azure(graphsim, small_tenant, graph_settings, 
         assert in_azure[user.username]["accountEnabled"] is True
         assert in_azure[user.username]["displayName"].startswith("ccbridge presence ")
         assert user.graph_id == in_azure[user.username]["id"]
-        password = crypto.decrypt(user.password_encrypted)
-        assert len(password) == 32 and password not in user.password_encrypted
+        password = user.password
+        assert len(password) == 32 and password not in stored_value(user, "password")
         assert password not in audit_text()
 
     # Numbering continues after the existing ones.
@@ -215,7 +215,7 @@ def test_create_in_azure_from_the_page_runs_in_the_worker(
     assert all(u.status == SystemUser.Status.OK for u in users)
     page = administrator_client.get(reverse("sync:system_users")).content.decode()
     for user in users:
-        password = crypto.decrypt(user.password_encrypted)
+        password = user.password
         assert password not in page and password not in audit_text()
         assert password not in job.message and password not in celery_worker.log()
     assert "Created by ccbridge in Azure" in page

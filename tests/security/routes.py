@@ -18,13 +18,17 @@ from typing import Any
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from integrations import crypto
 from integrations.apikeys import api_key_create
-from integrations.models import ApiKey, ConnectionTest, IntegrationAccount, JobRun
+from integrations.models import ApiKey, ConnectionTest, JobRun
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.factories import SupervisorFactory
-from tests.presence.factories import PresenceRuleFactory
+from tests.integrations.factories import (
+    ConnectionTestFactory,
+    IntegrationAccountFactory,
+    JobRunFactory,
+)
+from tests.presence.factories import AcdDeliveryFactory, PresenceRuleFactory, SystemUserFactory
 
 
 class Access(StrEnum):
@@ -211,10 +215,8 @@ class World:
 def world_create(administrator) -> World:
     """An account, a job, a connection test, a key, a unit with an agent and a rule,
     a system user and a dead ACD delivery."""
-    account = IntegrationAccount(name="Contoso Teams", tenant="contoso.example", client_id="c")
-    account.client_secret_encrypted = crypto.encrypt("world-secret")
-    account.save()
-    job = JobRun.objects.create(kind="system.selfcheck")
+    account = IntegrationAccountFactory(client_id="c", client_secret="world-secret")
+    job = JobRunFactory(kind="system.selfcheck")
     unit = BusinessUnitFactory(name="Voice", code="voice")
     agent = AgentFactory(business_unit=unit)
     key, raw = api_key_create(
@@ -224,18 +226,22 @@ def world_create(administrator) -> World:
         job=job,
         user=SupervisorFactory(username="sam"),
         message_field="msg_party_joined",
-        connection_test=ConnectionTest.objects.create(account=account, job=job),
+        connection_test=ConnectionTestFactory(account=account, job=job),
         api_key=key,
         raw_api_key=raw,
         unit=unit,
         agent=agent,
         rule=PresenceRuleFactory(business_unit=unit),
-        system_user=SystemUser.objects.create(
+        system_user=SystemUserFactory(
             username="ccbridge_presence_1@contoso.example",
-            password_encrypted=crypto.encrypt("world-password"),
+            password="world-password",
+            status=SystemUser.Status.UNCHECKED,
         ),
-        delivery=AcdDelivery.objects.create(
-            agent=agent, payload={"agent": agent.external_id}, status=AcdDelivery.Status.DEAD
+        delivery=AcdDeliveryFactory(
+            agent=agent,
+            payload={"agent": agent.external_id},
+            status=AcdDelivery.Status.DEAD,
+            attempts=0,
         ),
     )
 

@@ -27,7 +27,6 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from accounts.tasks import directory_sync
-from integrations import crypto
 from integrations.apikeys import api_key_create
 from integrations.connection import connection_test_run
 from integrations.models import ApiKey, AuditEntry, ConnectionTest, IntegrationAccount, JobRun
@@ -154,7 +153,7 @@ def secrets_everywhere(
     test = connection_test_run(test=ConnectionTest.objects.create(account=account))
     assert test.outcome in (ConnectionTest.Outcome.PASSED, ConnectionTest.Outcome.WARNING)
     account.refresh_from_db()
-    app_cache = json.loads(crypto.decrypt(account.token_cache_encrypted))
+    app_cache = json.loads(account.token_cache)
     found["app access token"] = next(iter(app_cache["AccessToken"].values()))["secret"]
 
     # 2. A system user, added through its form: signs in to the simulator (ROPC).
@@ -167,17 +166,15 @@ def secrets_everywhere(
     system_user = SystemUser.objects.get(username=upn)
     assert system_user.status == SystemUser.Status.OK, system_user.status_detail
     found["system user password"] = password
-    if system_user.token_cache_encrypted:
-        user_cache = json.loads(crypto.decrypt(system_user.token_cache_encrypted))
+    if system_user.token_cache:
+        user_cache = json.loads(system_user.token_cache)
         for kind in ("AccessToken", "RefreshToken"):
             for entry in user_cache.get(kind, {}).values():
                 found[f"system user {kind}"] = entry["secret"]
 
     # 3. The notification certificate and a subscription's clientState.
     certificate = certificate_active()
-    private_pem = crypto.decrypt(
-        NotificationCertificate.objects.get(pk=certificate.pk).private_key_encrypted
-    )
+    private_pem = NotificationCertificate.objects.get(pk=certificate.pk).private_key
     body = _pem_body_lines(private_pem)
     found["private key (a line of it)"] = body[len(body) // 2]
     client_state = secrets.token_urlsafe(32)
@@ -188,7 +185,7 @@ def secrets_everywhere(
     acd_secret = f"acd-{secrets.token_urlsafe(24)}"
     acd_form = {"url": "http://127.0.0.1:9/acd", "secret": acd_secret, "enabled": "on"}
     admin.post(reverse("sync:acd_settings"), acd_form)
-    assert AcdEndpoint.objects.get().secret_encrypted
+    assert AcdEndpoint.objects.get().secret
     found["ACD signing secret"] = acd_secret
     errors.append(admin.post(reverse("sync:acd_test")).content.decode())
 

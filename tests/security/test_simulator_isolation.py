@@ -13,11 +13,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from integrations import crypto
 from integrations.forms import IntegrationAccountForm
 from integrations.models import IntegrationAccount
 from presence.subscriptions.system_users import SystemUserError, system_user_add, system_user_check
 from presence.sync_models import SystemUser
+from tests.presence.factories import SystemUserFactory
 from tests.security.routes import ROUTES, route_keys, world_fixture  # noqa: F401
 
 CONTROL_PATHS = ["/_sim/health", "/_sim/faults", "/_sim/subscriptions", "/_sim/clock"]
@@ -98,9 +98,9 @@ def test_a_name_stored_before_the_check_still_reaches_no_other_path(
 ):
     # A row written before names were checked: the identity transport refuses the walk.
     since = datetime.now(UTC)
-    user = SystemUser.objects.create(
+    user = SystemUserFactory(
         username=f"x/../../../_sim/health#@{sim_tenant.domain}",
-        password_encrypted=crypto.encrypt("pw"),
+        status=SystemUser.Status.UNCHECKED,
     )
     system_user_check(user)
     user.refresh_from_db()
