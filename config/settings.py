@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "integrations",
     "accounts",
     "presence",
+    "chat",
     "console",
 ]
 

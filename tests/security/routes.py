@@ -128,6 +128,7 @@ ROUTES: dict[str, Route] = {
     "api:agents_list": R(A.API),
     "api:agent_detail": R(A.API, arg="agent_external_id"),
     "api:agent_events_post": R(A.API, method="POST"),
+    "api:directory_search": R(A.API),
     "api:api-root": R(A.API_FALLBACK, get=404),
     "api/v1/^": R(A.API_FALLBACK, get=404),
 }
