@@ -21,6 +21,10 @@ ROLES = (INTERACTIVE, SYNC, BULK)
 
 ROUTED_TASKS = {
     INTERACTIVE: (
+        "chat.conference_expire",
+        "chat.conference_invite",
+        "chat.conference_send",
+        "chat.subscription_ensure",
         "console.tasks.record_heartbeat",
         "console.tasks.system_selfcheck",
         "integrations.tasks.account_read_secret_expiry",
@@ -30,6 +34,11 @@ ROUTED_TASKS = {
         "presence.subscription_tasks.system_users_create_job",
     ),
     SYNC: (
+        "chat.conferences_catch_up",
+        "chat.invitations_expire_due",
+        "chat.notifications_process",
+        "chat.subscription_lifecycle",
+        "chat.subscription_maintain",
         "integrations.tasks.refresh_account_token",
         "presence.inbound_tasks.acd_deliver",
         "presence.inbound_tasks.acd_deliveries_retry",

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("presence.urls")),
     path("", include("presence.sync_urls")),
+    path("", include("chat.urls")),
     path("api/v1/", api.urls),
 ]
 

@@ -13,7 +13,7 @@ from integrations.models import JobRun
 from tests.plugins.celery_worker import wait_for
 from tests.support.worker_tasks import nap
 
-OUR_APPS = ("accounts.", "console.", "integrations.", "presence.")
+OUR_APPS = ("accounts.", "chat.", "console.", "integrations.", "presence.")
 # Two worker processes, half a second each: 15 s of bulk work ahead of the job.
 FLOOD = 60
 NAP_SECONDS = 0.5
@@ -51,6 +51,8 @@ def test_every_task_of_the_console_is_routed_to_a_queue_by_its_kind(db):
         ("integrations.tasks.account_test_connection", INTERACTIVE),
         ("presence.subscription_tasks.system_users_create_job", INTERACTIVE),
         ("console.tasks.record_heartbeat", INTERACTIVE),
+        ("chat.conference_invite", INTERACTIVE),
+        ("chat.notifications_process", SYNC),
         ("presence.inbound_tasks.acd_deliver", SYNC),
         ("presence.inbound_tasks.notifications_process", SYNC),
         ("presence.outbound_tasks.agent_events_apply", SYNC),
