@@ -14,6 +14,7 @@ from tests.graphsim.conftest import EncryptionKey
 from tests.graphsim.support import Graph, Webhook, in_minutes, user_token
 from tests.graphsim.test_graph_auth import assert_graph_error
 from tests.graphsim.test_notifications import decrypt
+from tests.graphsim.test_persistence import _app_graph, _wait_until_saved, running
 from tests.plugins.graphsim_server import GraphSimServer, SimTenant
 
 PASSWORD = "Chat-Passw0rd!"
@@ -299,3 +300,24 @@ def test_beyond_an_hour_needs_a_lifecycle_url_and_three_days_is_the_most(
         f"/subscriptions/{created.json()['id']}", {"expirationDateTime": in_minutes(4000)}
     )
     assert renewed.status_code == 200, renewed.text
+
+
+def test_chats_and_their_messages_survive_a_crash(tmp_path) -> None:
+    with running(tmp_path, kill=True) as server:
+        tenant = server.control.create_tenant(domain="chats.example", users=3, seed=5)
+        tid = tenant["tenant_id"]
+        app = server.control.create_app(tid, permissions=["Chat.Create", "Chat.Read.All"])
+        graph = _app_graph(server, tid, app["client_id"], app["client_secret"])
+        a, b = (u["id"] for u in server.control.list_users(tid)[:2])
+        chat = graph.post("/chats", one_on_one(a, b)).json()
+        typed = server.control.type_chat_message(tid, chat["id"], a, "kept", image=PNG)
+        _wait_until_saved(server)
+
+    with running(tmp_path) as server:
+        graph = _app_graph(server, tid, app["client_id"], app["client_secret"])
+        assert graph.post("/chats", one_on_one(b, a)).json()["id"] == chat["id"]
+        listed = graph.get(messages_path(chat["id"])).json()["value"]
+        assert [m["id"] for m in listed] == [typed["id"]]
+        src = listed[0]["body"]["content"].split('src="')[1].split('"')[0]
+        path = src.split("/v1.0", 1)[1]  # the new process listens on another port
+        assert graph.get(path).content == PNG
