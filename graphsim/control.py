@@ -11,7 +11,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from graphsim import errors, presence, seed
+from graphsim import control_chat, errors, presence, seed
 from graphsim.apps import application_json
 from graphsim.control_common import ControlError, body_of, tenant_of
 from graphsim.control_directory import (
@@ -306,6 +306,7 @@ ROUTES: list[Route] = [
         ("GET", r"/_sim/deliveries", deliveries),
         ("POST", r"/_sim/clock", advance_clock),
         ("DELETE", r"/_sim/clock", reset_clock),
+        *control_chat.ROUTES,
     ]
 ]
 

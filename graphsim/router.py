@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from graphsim import apps, batch, groups, presence, subscriptions, users
+from graphsim import apps, batch, chat, groups, presence, subscriptions, users
 from graphsim.call import Call, Result
 from graphsim.errors import GraphError, graph_error_body
 from graphsim.tokens import verify_bearer
@@ -44,6 +44,7 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("DELETE", r"/subscriptions/(?P<sid>[^/]+)", subscriptions.delete),
     ("POST", r"/subscriptions/(?P<sid>[^/]+)/reauthorize", subscriptions.reauthorize),
     ("POST", r"/\$batch", batch.handle),
+    *chat.ROUTES,
 ]
 _COMPILED = [(m, re.compile(p + r"/?", re.IGNORECASE), h) for m, p, h in ROUTES]
 FAULT_CODES = {

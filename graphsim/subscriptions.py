@@ -4,7 +4,7 @@ Presence rules (docs/graph.md): delegated tokens only, resource
 ``/communications/presences/{id}`` or ``…?$filter=id in (…)`` (≤ 650 ids),
 changeType ``updated``, at most 60 minutes, one per user per app (409),
 includeResourceData needs an encryption certificate; notification URLs are
-validated by a handshake.
+validated by a handshake. Chat message subscriptions: graphsim.chat_subscriptions.
 """
 
 from __future__ import annotations
@@ -192,6 +192,11 @@ def create(sim: Sim, call: Call) -> Result:
     resource = body.get("resource")
     if not isinstance(resource, str) or not resource:
         raise GraphError(400, "InvalidRequest", "The resource is required.")
+    # Imported here: the chat message rules build on this module.
+    from graphsim import chat_subscriptions
+
+    if chat_subscriptions.is_chat_resource(resource):
+        return chat_subscriptions.create(sim, call, body, resource)
     user_ids = parse_presence_resource(resource)
     if principal.kind == "app":
         raise _app_only_refused("Create")
@@ -228,7 +233,9 @@ def create(sim: Sim, call: Call) -> Result:
 
     def duplicate() -> bool:
         return any(
-            s.client_id == principal.client_id and s.delegated_user == principal.user_id
+            s.client_id == principal.client_id
+            and s.delegated_user == principal.user_id
+            and not chat_subscriptions.is_chat_resource(s.resource)
             for s in sim.registry.of_tenant(principal.tenant.id)
         )
 
@@ -300,15 +307,23 @@ def get_one(sim: Sim, call: Call, sid: str) -> Result:
 
 
 def update(sim: Sim, call: Call, sid: str) -> Result:
-    """``PATCH /subscriptions/{id}``: renew (expirationDateTime ≤ 60 min) or change
+    """``PATCH /subscriptions/{id}``: renew (expirationDateTime ≤ 60 min, chat messages
+    4,320) or change
     the notification URL / encryption certificate."""
     sub = _find(sim, call, sid)
     body = call.json_object()
     if sub.delegated_user is not None and call.p.kind == "app":
         raise _app_only_refused("Update")
-    expiration = (
-        _check_expiration(body["expirationDateTime"]) if "expirationDateTime" in body else None
-    )
+    from graphsim import chat_subscriptions
+
+    if "expirationDateTime" not in body:
+        expiration = None
+    elif chat_subscriptions.is_chat_resource(sub.resource):
+        expiration = chat_subscriptions.check_expiration(
+            body["expirationDateTime"], sub.lifecycle_url, "Update"
+        )
+    else:
+        expiration = _check_expiration(body["expirationDateTime"])
     url = (
         _check_url(body["notificationUrl"], "notificationUrl")
         if "notificationUrl" in body
