@@ -69,15 +69,19 @@ class DirectoryUser(models.Model):
     def is_removed(self) -> bool:
         return bool(self.removed_reason)
 
-    def phones_in_order(self, phone_types: list[str]) -> list[tuple[str, str]]:
-        """(type label, number) pairs in the account's phone-type order."""
+    def phone_numbers(self, phone_types: list[str]) -> list[tuple[str, str]]:
+        """(phone type, number) pairs of the given types, in that order."""
         numbers = {
-            "business": list(self.business_phones or []),
+            "business": [number for number in self.business_phones or [] if number],
             "mobile": [self.mobile_phone] if self.mobile_phone else [],
             "fax": [self.fax_number] if self.fax_number else [],
         }
+        return [(kind, number) for kind in phone_types for number in numbers.get(kind, [])]
+
+    def phones_in_order(self, phone_types: list[str]) -> list[tuple[str, str]]:
+        """(type label, number) pairs in the account's phone-type order."""
         labels = {"business": "Business", "mobile": "Mobile", "fax": "Fax"}
-        return [(labels[kind], number) for kind in phone_types for number in numbers.get(kind, [])]
+        return [(labels[kind], number) for kind, number in self.phone_numbers(phone_types)]
 
 
 class DirectorySyncState(models.Model):

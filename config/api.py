@@ -31,6 +31,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
+from chat.api import router as chat_router
 from config.api_body import MAX_DEPTH, BodyNotJson, BoundedJsonParser
 from config.ratelimit import ApiKeyThrottle
 from presence.to_teams.api import router as presence_router
@@ -297,6 +298,7 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 api.add_router("", accounts_router)
 api.add_router("", presence_router)
+api.add_router("", chat_router)
 
 
 # --- URLs -------------------------------------------------------------------------------

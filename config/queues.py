@@ -22,6 +22,10 @@ ROLES = (INTERACTIVE, SYNC, BULK)
 # By task name (the stable "<app>.<concern>.<action>" of config/celery.py).
 ROUTED_TASKS = {
     INTERACTIVE: (
+        "chat.conference.expire",
+        "chat.conference.invite",
+        "chat.conference.send",
+        "chat.subscription.ensure",
         "console.health.heartbeat_record",
         "console.health.selfcheck",
         "integrations.account.read_secret_expiry",
@@ -31,6 +35,11 @@ ROUTED_TASKS = {
         "presence.subscriptions.system_users_create",
     ),
     SYNC: (
+        "chat.conference.invitations_expire_due",
+        "chat.inbound.conferences_catch_up",
+        "chat.inbound.notifications_process",
+        "chat.subscription.lifecycle",
+        "chat.subscription.maintain",
         "integrations.account.refresh_token",
         "presence.to_acd.deliver",
         "presence.to_acd.deliveries_retry",

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "integrations",
     "accounts",
     "presence",
+    "chat",
     "console",
 ]
 # The demo contact center and demo seed of `make run`: on with DEBUG unless CCBRIDGE_DEMO
@@ -308,6 +309,25 @@ GRAPH_WEBHOOK_MAX_BODY_BYTES = env_int("GRAPH_WEBHOOK_MAX_BODY_BYTES", 1024 * 10
 ACD_WEBHOOK_TIMEOUT_SECONDS = env_int("ACD_WEBHOOK_TIMEOUT_SECONDS", 5)
 # A CA file for an ACD webhook behind a private CA; empty = the public trust store.
 ACD_WEBHOOK_CA_BUNDLE = env_str("ACD_WEBHOOK_CA_BUNDLE", "")
+
+# --- Expert chat (chat/) ---------------------------------------------------------------
+# How long an expert has to answer an invitation (the API may ask for 15..900 s).
+CHAT_INVITATION_TIMEOUT_SECONDS = env_int("CHAT_INVITATION_TIMEOUT_SECONDS", 120)
+# How long a signed image link handed to the contact center stays valid.
+CHAT_MEDIA_LINK_MAX_AGE_SECONDS = env_int("CHAT_MEDIA_LINK_MAX_AGE_SECONDS", 600)
+# Invitations whose timer task was lost (a worker restart) lapse with this sweep.
+CELERY_BEAT_SCHEDULE["chat-invitations-expire"] = {
+    "task": "chat.conference.invitations_expire_due",
+    "schedule": 30.0,
+    "options": {"expires": 30.0},
+}
+# The chat-message subscription: create, renew before expiry, repair.
+CELERY_BEAT_SCHEDULE["chat-subscription-maintain"] = {
+    "task": "chat.subscription.maintain",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
+
 CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {
     "task": "presence.to_acd.deliveries_retry",
     "schedule": 15.0,

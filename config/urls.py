@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("accounts.urls")),
     path("", include("presence.urls")),
+    path("", include("chat.urls")),
     path("api/v1/", api.urls),
 ]
 

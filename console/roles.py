@@ -11,7 +11,7 @@ ADMINISTRATOR = "Administrator"
 SUPERVISOR = "Supervisor"
 ROLES = (ADMINISTRATOR, SUPERVISOR)
 
-OWN_APPS = ("console", "integrations", "accounts", "presence")
+OWN_APPS = ("console", "integrations", "accounts", "presence", "chat")
 
 SUPERVISOR_PERMISSIONS = (
     "console.view_dashboard",
@@ -30,6 +30,8 @@ SUPERVISOR_PERMISSIONS = (
     "presence.view_subscription",
     "presence.view_agentpresence",
     "presence.view_syncrecord",
+    "chat.view_conference",
+    "chat.view_conferencemessage",
 )
 
 

@@ -195,6 +195,15 @@ class GraphClient:
         """GET; see :meth:`request`."""
         return self.request("GET", path_or_url, params=params)
 
+    def get_bytes(self, path_or_url: str) -> tuple[bytes, str]:
+        """GET a binary resource (a hosted content's ``$value``, an attachment) and
+        return its bytes and Content-Type. Raises as :meth:`request`."""
+        response = self._send("GET", self.url(path_or_url), None, None, None)
+        if response.status_code >= 400:
+            raise self._error(response)
+        content_type = response.headers.get("Content-Type", "application/octet-stream")
+        return response.content, content_type
+
     def post(
         self, path_or_url: str, json: Any = None, *, params: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:

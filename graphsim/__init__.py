@@ -13,7 +13,8 @@ module or sub-package that exposes an ``AREA`` (``core.sim.Area``: its routes
 relative to ``/v1.0``, and optionally services, housekeeping chores and
 reactions to users or tenants going away): ``users``, ``groups``,
 ``applications``, ``presence``, ``subscriptions/`` (registry, endpoints,
-notification delivery) and ``batch``. ``identity/`` is the identity platform
+notification delivery, the chat message resource rules), ``chat`` and
+``batch``. ``identity/`` is the identity platform
 (discovery, the token endpoint and its grants, the JWTs it mints).
 ``control/`` is the ``/_sim/`` API, one module per concern, each exposing
 ``ROUTES``. ``app.py`` is the one place they are registered and assembled;

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from graphsim import applications, batch, groups, presence
+from graphsim import applications, batch, chat, groups, presence
+from graphsim.control import chat as control_chat
 from graphsim.control import directory, simulator, tenants
 from graphsim.control import subscriptions as control_subscriptions
 from graphsim.control.api import ControlApi
@@ -32,6 +33,7 @@ AREAS: tuple[Area, ...] = (
     applications.AREA,
     presence.AREA,
     subscriptions.AREA,
+    chat.AREA,
     batch.AREA,
 )
 CONTROL = (
@@ -39,6 +41,7 @@ CONTROL = (
     *tenants.ROUTES,
     *directory.ROUTES,
     *control_subscriptions.ROUTES,
+    *control_chat.ROUTES,
 )
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -138,7 +139,9 @@ def handle(sim: Sim, call: Call) -> Result:
         }
         if result.body is not None:
             item["headers"].setdefault("Content-Type", JSON_TYPE)
-            item["body"] = result.body
+            # Binary content travels base64-encoded inside a batch response.
+            body = result.body
+            item["body"] = base64.b64encode(body).decode() if isinstance(body, bytes) else body
         responses.append(item)
     return Result(200, {"responses": responses})
 

@@ -297,6 +297,8 @@ class ApiKey(models.Model):
         AGENTS_READ = "agents:read", "Read agents and their mapping"
         EVENTS_WRITE = "events:write", "Send agent state events"
         STATES_WRITE = "states:write", "Upsert the ACD state catalogue"
+        DIRECTORY_READ = "directory:read", "Search the Teams directory for experts"
+        CHAT_WRITE = "chat:write", "Conference Teams experts into customer chats"
 
     name = models.CharField(max_length=100)
     # The first characters of the key, shown so people can tell keys apart.

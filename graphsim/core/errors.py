@@ -68,7 +68,8 @@ class GraphError(Exception):
     """A Graph API error; the server turns it into Graph's error JSON.
 
     ``headers`` are added to the response (e.g. ``Retry-After``); ``details``
-    goes into ``error.details`` when given.
+    goes into ``error.details`` and ``inner`` (Teams' own code and message)
+    into ``error.innerError`` when given.
     """
 
     status: int
@@ -76,6 +77,7 @@ class GraphError(Exception):
     message: str
     headers: dict[str, str] = field(default_factory=dict)
     details: list[dict[str, Any]] | None = None
+    inner: dict[str, str] | None = None
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"
@@ -87,6 +89,7 @@ def graph_error_body(err: GraphError, request_id: str, client_request_id: str) -
     if err.details:
         body["details"] = err.details
     body["innerError"] = {
+        **(err.inner or {}),
         "date": utcnow().strftime("%Y-%m-%dT%H:%M:%S"),
         "request-id": request_id,
         "client-request-id": client_request_id,

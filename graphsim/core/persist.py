@@ -1,8 +1,8 @@
 """The directory on disk: one JSON file per tenant under ``<data dir>/tenants/``.
 
 A restart must not lose what clients made (users created through Graph with
-their passwords, apps and secrets, groups, deletions), or a console that
-created service accounts finds them gone (AADSTS50034). Each tenant is
+their passwords, apps and secrets, groups, deletions, chats and their
+messages), or a console that created service accounts finds them gone (AADSTS50034). Each tenant is
 rewritten whole, atomically, shortly after it changes and once more on
 shutdown; files are readable by their owner only, since they hold passwords
 and client secrets.
@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from graphsim.core.chats import chats_from_json, chats_json
 from graphsim.core.state import App, Group, Secret, Store, Tenant, Tombstone, User
 
 FORMAT = 1
@@ -87,6 +88,7 @@ def tenant_json(tenant: Tenant) -> dict[str, Any]:
         "tombstones": [
             {"id": t.id, "version": t.version, "reason": t.reason} for t in tenant.tombstones
         ],
+        "chats": chats_json(tenant.chats),
     }
 
 
@@ -131,6 +133,8 @@ def tenant_from_json(data: dict[str, Any]) -> Tenant:
     tenant.tombstones = [
         Tombstone(t["id"], int(t["version"]), t["reason"]) for t in data["tombstones"]
     ]
+    # Files written before chats were kept have none.
+    tenant.chats = chats_from_json(data.get("chats", []))
     tenant.version = int(data["version"])
     tenant.presence_sequence = int(data["presence_sequence"])
     return tenant

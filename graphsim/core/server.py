@@ -112,6 +112,9 @@ class GraphSimApp:
         headers.update(result.headers)
         if result.body is None:
             return Response(status=result.status, headers=headers)
+        if isinstance(result.body, bytes):
+            # Raw content (a hosted content's $value); its Content-Type is in the headers.
+            return Response(result.body, status=result.status, headers=headers)
         return json_response(result.body, result.status, headers)
 
 

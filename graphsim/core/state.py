@@ -1,5 +1,5 @@
-"""In-memory state: tenants, apps, users, groups, presence records (the
-directory part is also kept on disk by graphsim.core.persist).
+"""In-memory state: tenants, apps, users, groups, presence records and chats
+(the directory and the chats are also kept on disk by graphsim.core.persist).
 
 Every tenant carries its own re-entrant lock; handlers hold it while they read
 or change that tenant, so tenants never contend with each other. The store's
@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from graphsim.core.chats import Chat
 
 GUID_RE = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECASE)
 DNS_RE = re.compile(
@@ -133,6 +135,7 @@ class Tenant:
         self.groups: dict[str, Group] = {}
         self.tombstones: list[Tombstone] = []
         self.presence: dict[str, PresenceRecord] = {}
+        self.chats: dict[str, Chat] = {}
         self.version = 0
         self.presence_sequence = 0
         # Advanced by every change worth keeping across a restart (not presence).

@@ -5,7 +5,8 @@ Presence rules (docs/graph.md): delegated tokens only, resource
 ``/communications/presences/{id}`` or ``…?$filter=id in (…)`` (≤ 650 ids),
 changeType ``updated``, at most 60 minutes, one per user per app (409),
 includeResourceData needs an encryption certificate; notification URLs are
-validated by a handshake.
+validated by a handshake. Chat message resources: the rules in
+graphsim.subscriptions.chat_messages.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from graphsim.core.errors import GraphError, parse_iso, utcnow
 from graphsim.core.perms import Perms, require
 from graphsim.core.sim import Area, Sim
 from graphsim.core.state import is_guid, new_id
+from graphsim.subscriptions import chat_messages
 from graphsim.subscriptions.notify import (
     is_loopback,
     load_encryption_certificate,
@@ -115,6 +117,8 @@ def create(sim: Sim, call: Call) -> Result:
     resource = body.get("resource")
     if not isinstance(resource, str) or not resource:
         raise GraphError(400, "InvalidRequest", "The resource is required.")
+    if chat_messages.is_chat_resource(resource):
+        return _create_chat(sim, call, body, resource)
     user_ids = parse_presence_resource(resource)
     if principal.kind == "app":
         raise _app_only_refused("Create")
@@ -151,7 +155,9 @@ def create(sim: Sim, call: Call) -> Result:
 
     def duplicate() -> bool:
         return any(
-            s.client_id == principal.client_id and s.delegated_user == principal.user_id
+            s.client_id == principal.client_id
+            and s.delegated_user == principal.user_id
+            and not chat_messages.is_chat_resource(s.resource)
             for s in registry(sim).of_tenant(principal.tenant.id)
         )
 
@@ -170,6 +176,80 @@ def create(sim: Sim, call: Call) -> Result:
         resource=resource,
         user_ids=user_ids,
         change_type="updated",
+        notification_url=notification_url,
+        lifecycle_url=lifecycle_url,
+        expiration=expiration,
+        client_state=client_state,
+        include_resource_data=rich,
+        certificate=certificate if rich else None,
+        certificate_id=certificate_id if rich else None,
+        public_key=public_key,
+        thumbprint=thumbprint,
+    )
+    with registry(sim).lock:
+        if duplicate():
+            raise _conflict()
+        registry(sim).add(sub)
+    return Result(201, sub.graph(call.graph_base, with_client_state=True))
+
+
+def _create_chat(sim: Sim, call: Call, body: dict[str, Any], resource: str) -> Result:
+    """``POST /subscriptions`` for a chat message resource → 201 after the handshakes."""
+    principal = call.p
+    parsed = chat_messages.parse(resource)
+    assert parsed is not None
+    chat_messages.check_scope(call, *parsed)
+    change_type = chat_messages.change_type(body.get("changeType"))
+    notification_url = _check_url(body.get("notificationUrl"), "notificationUrl")
+    lifecycle_url = body.get("lifecycleNotificationUrl")
+    if lifecycle_url is not None:
+        lifecycle_url = _check_url(lifecycle_url, "lifecycleNotificationUrl")
+    expiration = chat_messages.check_expiration(
+        body.get("expirationDateTime"), lifecycle_url, "Create"
+    )
+    client_state = body.get("clientState")
+    if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
+        raise GraphError(400, "InvalidRequest", "The clientState must be at most 128 characters.")
+    rich = bool(body.get("includeResourceData"))
+    certificate, certificate_id = (
+        body.get("encryptionCertificate"),
+        body.get("encryptionCertificateId"),
+    )
+    public_key = thumbprint = None
+    if rich:
+        if not certificate or not certificate_id:
+            raise GraphError(
+                400,
+                "InvalidRequest",
+                "encryptionCertificate and encryptionCertificateId are required when "
+                "includeResourceData is true.",
+            )
+        if not isinstance(certificate_id, str) or len(certificate_id) > 128:
+            raise GraphError(400, "InvalidRequest", "The encryptionCertificateId is too long.")
+        public_key, thumbprint = load_encryption_certificate(certificate)
+    key = parsed
+
+    def duplicate() -> bool:
+        return any(
+            s.client_id == principal.client_id and chat_messages.parse(s.resource) == key
+            for s in registry(sim).of_tenant(principal.tenant.id)
+        )
+
+    if duplicate():
+        raise _conflict()
+    # The handshakes run outside every lock: the receiver may call us back.
+    validate_endpoint(notification_url)
+    if lifecycle_url:
+        validate_endpoint(lifecycle_url)
+    sub = Subscription(
+        id=new_id(),
+        tenant_id=principal.tenant.id,
+        client_id=principal.client_id,
+        creator_id=principal.creator_id,
+        delegated_user=principal.user_id,
+        resource=resource,
+        user_ids=frozenset(),
+        change_type=change_type,
         notification_url=notification_url,
         lifecycle_url=lifecycle_url,
         expiration=expiration,
@@ -223,15 +303,20 @@ def get_one(sim: Sim, call: Call, sid: str) -> Result:
 
 
 def update(sim: Sim, call: Call, sid: str) -> Result:
-    """``PATCH /subscriptions/{id}``: renew (expirationDateTime ≤ 60 min) or change
-    the notification URL / encryption certificate."""
+    """``PATCH /subscriptions/{id}``: renew (expirationDateTime ≤ 60 min, chat
+    messages 4,320) or change the notification URL / encryption certificate."""
     sub = _find(sim, call, sid)
     body = call.json_object()
     if sub.delegated_user is not None and call.p.kind == "app":
         raise _app_only_refused("Update")
-    expiration = (
-        _check_expiration(body["expirationDateTime"]) if "expirationDateTime" in body else None
-    )
+    if "expirationDateTime" not in body:
+        expiration = None
+    elif chat_messages.is_chat_resource(sub.resource):
+        expiration = chat_messages.check_expiration(
+            body["expirationDateTime"], sub.lifecycle_url, "Update"
+        )
+    else:
+        expiration = _check_expiration(body["expirationDateTime"])
     url = (
         _check_url(body["notificationUrl"], "notificationUrl")
         if "notificationUrl" in body

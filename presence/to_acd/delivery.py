@@ -217,6 +217,27 @@ def delivery_queue(
     return delivery
 
 
+def event_queue(payload: dict, *, agent: Agent | None = None) -> AcdDelivery | None:
+    """Queue any event document (``payload`` must name its ``event``) for the ACD webhook,
+    signed, retried and dead-lettered exactly like presence changes, and send it right
+    after the transaction commits. The delivery's id is added as ``id``.
+
+    Returns None (nothing queued) when no enabled ACD webhook is configured.
+    """
+    if not payload.get("event"):
+        raise ValueError("an ACD event needs an 'event' name")
+    endpoint = endpoint_get()
+    if not endpoint_ready(endpoint):
+        return None
+    delivery = AcdDelivery.objects.create(
+        agent=agent, payload=payload, next_attempt_at=timezone.now()
+    )
+    delivery.payload["id"] = delivery.pk
+    AcdDelivery.objects.filter(pk=delivery.pk).update(payload=delivery.payload)
+    _send_soon([delivery.pk])
+    return delivery
+
+
 def _send_soon(ids: Iterable[int], *, backfill: bool = False) -> None:
     # Otherwise the task's route: the presence sync queue (config/queues.py).
     options = {"queue": settings.TASK_QUEUES[BULK]} if backfill else {}

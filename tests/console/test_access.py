@@ -87,7 +87,7 @@ def _check_api(key: str, route: Route, world: World, administrator) -> None:
     assert _is_problem(_call(_client(administrator), route.method, url), 401), "session"
 
     response = _call(_client(**_key_headers(world.raw_api_key)), route.method, url)
-    expected = 200 if route.method == "GET" else 422  # an empty body is not a valid upsert
+    expected = route.key_status or (200 if route.method == "GET" else 422)
     assert response.status_code == expected, response.content
 
 
@@ -106,6 +106,10 @@ def test_who_may_open_it(key, world, administrator):
             assert _client(**_key_headers(world.raw_api_key)).get(url).status_code == 405
         case Access.API:
             _check_api(key, route, world, administrator)
+        case Access.SIGNED_LINK:
+            altered = url[:-2] + ("A" if url[-2] != "A" else "B") + url[-1]
+            response = Client().get(altered)
+            assert response.status_code == 404 and not _sent_to_login(response)
         case Access.API_FALLBACK:
             assert _is_problem(Client().get(url), 404)
             assert _is_problem(_client(administrator).get(url), 404)
@@ -146,7 +150,7 @@ def test_methods_a_url_does_not_serve_are_refused_with_405(key, world, administr
                     assert _is_problem(response, 405), (method, response.status_code)
                     allowed = set(response["Allow"].split(", "))
                     assert allowed == _api_methods_at(url, world)
-            case Access.PUBLIC | Access.WEBHOOK:
+            case Access.PUBLIC | Access.WEBHOOK | Access.SIGNED_LINK:
                 response = _call(Client(), method, url)
                 assert response.status_code == 405, (method, response.status_code)
             case _:

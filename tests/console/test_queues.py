@@ -14,9 +14,9 @@ from integrations.models import JobRun
 from tests.plugins.celery_worker import wait_for
 from tests.support.worker_tasks import nap
 
-OUR_APPS = ("accounts.", "console.", "integrations.", "presence.", "demo.")
+OUR_APPS = ("accounts.", "chat.", "console.", "integrations.", "presence.", "demo.")
 # "<app>.<concern>.<action>" (config/celery.py): lower case, three parts, the app first.
-TASK_NAME = re.compile(r"(accounts|console|demo|integrations|presence)\.[a-z_]+\.[a-z_]+")
+TASK_NAME = re.compile(r"(accounts|chat|console|demo|integrations|presence)\.[a-z_]+\.[a-z_]+")
 # Two worker processes, half a second each: 15 s of bulk work ahead of the job.
 FLOOD = 60
 NAP_SECONDS = 0.5
@@ -83,6 +83,8 @@ def test_the_routing_table_and_the_beat_schedule_name_only_tasks_that_exist(db):
         ("integrations.account.test_connection", INTERACTIVE),
         ("presence.subscriptions.system_users_create", INTERACTIVE),
         ("console.health.heartbeat_record", INTERACTIVE),
+        ("chat.conference.invite", INTERACTIVE),
+        ("chat.inbound.notifications_process", SYNC),
         ("presence.to_acd.deliver", SYNC),
         ("presence.to_acd.notifications_process", SYNC),
         ("presence.to_teams.agent_events_apply", SYNC),

@@ -28,7 +28,7 @@ HTML_PAGES = [
     for key in route_keys()
     if key in ROUTES
     and ROUTES[key].get == 200
-    and ROUTES[key].access not in (Access.API, Access.WEBHOOK, Access.PUBLIC)
+    and ROUTES[key].access not in (Access.API, Access.WEBHOOK, Access.PUBLIC, Access.SIGNED_LINK)
     and key != "api:openapi-json"
 ]
 

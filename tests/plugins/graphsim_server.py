@@ -14,6 +14,7 @@ Register with ``pytest_plugins = ["tests.plugins.graphsim_server"]``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import subprocess
 import uuid
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -209,6 +211,40 @@ class ControlClient:
 
     def deliveries(self) -> list[dict]:
         return self.request("GET", "/deliveries")["value"]
+
+    def type_chat_message(
+        self,
+        tenant: str,
+        chat_id: str,
+        from_user: str,
+        text: str | None = None,
+        *,
+        html: str | None = None,
+        image: bytes | None = None,
+        image_type: str = "image/png",
+    ) -> dict:
+        """A Teams user types ``text`` (Teams sends it as HTML) or ``html`` into the
+        chat, optionally pasting ``image``; returns the chatMessage as Graph has it.
+        Subscriptions on the chat are notified."""
+        body: dict[str, Any] = {"from": from_user}
+        if html is not None:
+            body["html"] = html
+        else:
+            body["text"] = text or ""
+        if image is not None:
+            body["image"] = {"content_type": image_type, "base64": base64.b64encode(image).decode()}
+        return self.request(
+            "POST", f"/tenants/{tenant}/chats/{quote(chat_id, safe='')}/messages", json=body
+        )
+
+    def chats(self, tenant: str) -> list[dict]:
+        """The tenant's chats (Graph form plus ``members`` and a message count)."""
+        return self.request("GET", f"/tenants/{tenant}/chats")["value"]
+
+    def chat_messages(self, tenant: str, chat_id: str) -> list[dict]:
+        """The chat's messages, oldest first, each with its ``hostedContents``."""
+        path = f"/tenants/{tenant}/chats/{quote(chat_id, safe='')}/messages"
+        return self.request("GET", path)["value"]
 
 
 @dataclass

@@ -12,12 +12,16 @@ opened for real (200, not 404).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
+from chat.media import media_token
+from chat.models import Conference
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey, ConnectionTest, JobRun
 from presence.sync_models import AcdDelivery, SystemUser
@@ -40,6 +44,7 @@ class Access(StrEnum):
     API = "api"  # an API key, never a session
     API_FALLBACK = "api-fallback"  # unknown addresses under /api/v1/: a 404 problem
     WEBHOOK = "webhook"  # Microsoft Graph: public, every request verified on its own
+    SIGNED_LINK = "signed-link"  # no sign-in: the signed token in the path is the credential
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class Route:
     method: str = "GET"  # for API routes: the method the operation answers
     get_only: bool = False  # answers POST with 405 (before any permission check)
     query: str = ""  # a query string the page needs, filled from the World
+    # For API routes: what a valid key with an empty JSON body gets (None: 200 for GET,
+    # 422 otherwise, since an empty body is not a valid request).
+    key_status: int | None = None
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -122,6 +130,10 @@ ROUTES: dict[str, Route] = {
     "sync:acd_dead_letters": R(A.ADMIN, get_only=True),
     "sync:acd_replay": R(A.ADMIN, get=405, arg="delivery"),
     "sync:acd_replay_all": R(A.ADMIN, get=405),
+    "chat:graph_notifications": R(A.WEBHOOK, get=405),
+    "chat:graph_lifecycle": R(A.WEBHOOK, get=405),
+    "chat:media": R(A.SIGNED_LINK, arg="media_token", get_only=True),
+    "chat:service_account": R(A.ADMIN, get=405),
     "sync:board": R(A.SUPERVISOR, get_only=True),
     "sync:agent_history": R(A.SUPERVISOR, arg="agent", get_only=True),
     "api:openapi-json": R(A.SIGNED_IN, get_only=True),
@@ -132,6 +144,12 @@ ROUTES: dict[str, Route] = {
     "api:agents_list": R(A.API),
     "api:agent_detail": R(A.API, arg="agent_external_id"),
     "api:agent_events_post": R(A.API, method="POST"),
+    "api:directory_search": R(A.API),
+    "api:conference_create": R(A.API, method="POST"),
+    "api:conference_detail": R(A.API, arg="conference_id"),
+    "api:conference_message": R(A.API, method="POST", arg="conference_id"),
+    "api:conference_delete": R(A.API, method="DELETE", arg="conference_id", key_status=202),
+    "api:conference_end": R(A.API, method="POST", arg="conference_id", key_status=202),
     "api:api-root": R(A.API_FALLBACK, get=404),
     "api/v1/^": R(A.API_FALLBACK, get=404),
 }
@@ -196,10 +214,22 @@ class World:
     rule: Any
     system_user: SystemUser
     delivery: AcdDelivery
+    conference: Conference
 
     @property
     def agent_external_id(self) -> str:
         return self.agent.external_id
+
+    @property
+    def conference_id(self) -> str:
+        return str(self.conference.public_id)
+
+    @property
+    def media_token(self) -> str:
+        return media_token(
+            self.conference_id,
+            "https://graph.microsoft.com/v1.0/chats/c/messages/m/hostedContents/h/$value",
+        )
 
     def url(self, key: str) -> str:
         """The address of the URL `key`, filled from this world's objects."""
@@ -242,6 +272,14 @@ def world_create(administrator) -> World:
             payload={"agent": agent.external_id},
             status=AcdDelivery.Status.DEAD,
             attempts=0,
+        ),
+        conference=Conference.objects.create(
+            customer_chat_id="chat-1",
+            agent_external_id=agent.external_id,
+            agent=agent,
+            expert_graph_id="00000000-0000-0000-0000-0000000000e1",
+            expert_name="Avery Quinn",
+            invitation_expires_at=timezone.now() + timedelta(minutes=2),
         ),
     )
 

@@ -25,8 +25,10 @@ from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.tasks import directory_sync
+from chat.models import Conference
 from integrations.apikeys import api_key_create
 from integrations.connection import connection_test_run
 from integrations.models import ApiKey, AuditEntry, ConnectionTest, IntegrationAccount, JobRun
@@ -44,7 +46,8 @@ ADMIN_PAGES = [
     for key in route_keys()
     if key in ROUTES
     and ROUTES[key].get == 200
-    and ROUTES[key].access not in (Access.API, Access.API_FALLBACK, Access.WEBHOOK, Access.PUBLIC)
+    and ROUTES[key].access
+    not in (Access.API, Access.API_FALLBACK, Access.WEBHOOK, Access.PUBLIC, Access.SIGNED_LINK)
 ]
 
 
@@ -265,6 +268,14 @@ def secrets_everywhere(
         system_user=system_user,
         delivery=AcdDelivery.objects.create(
             agent=agent, payload={}, status=AcdDelivery.Status.DEAD, last_error="x"
+        ),
+        conference=Conference.objects.create(
+            customer_chat_id="chat-1",
+            agent_external_id=agent.external_id,
+            agent=agent,
+            expert_graph_id="00000000-0000-0000-0000-0000000000e1",
+            expert_name="Avery Quinn",
+            invitation_expires_at=timezone.now(),
         ),
     )
     haystack = Haystack()
