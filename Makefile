@@ -37,10 +37,11 @@ format: install
 # tests spread over TEST_WORKERS processes (pytest-xdist, each with its own database, var/
 # folder and Celery queue), then the `serial` tests alone, as they time or kill processes.
 # A pass with nothing to run (pytest's exit code 5) is no failure; both empty is one.
+# The third argument names the passes to run (both unless told).
 TEST_WORKERS ?= 2
 define pytest_passes
 status=0; ran=0; \
-for pass in parallel serial; do \
+for pass in $(or $(3),parallel serial); do \
 	if [ $$pass = parallel ]; then \
 		$(PY) -m pytest -n $(TEST_WORKERS) -m "$(if $(1),($(1)) and )not serial" $(2); \
 	else \
@@ -62,8 +63,10 @@ test: lint
 
 # The quick loop while editing: no browser, no Celery worker, no simulator process, and
 # the property and fuzz tests with a few examples each (tests/plugins/hypothesis_profiles.py).
+# Every `serial` test starts a worker or a browser (tests/plugins/passes.py fails the run
+# otherwise), so the quick loop has no serial pass to start.
 test-fast: install
-	@$(call pytest_passes,not browser and not worker and not simulator,--hypothesis-profile fast)
+	@$(call pytest_passes,not browser and not worker and not simulator,--hypothesis-profile fast,parallel)
 
 # Regenerate the lock file after changing dependencies in pyproject.toml.
 lock: install

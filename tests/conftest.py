@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.plugins.celery_worker",
     "tests.plugins.browser",
     "tests.plugins.hypothesis_profiles",
+    "tests.plugins.passes",
 ]
 
 

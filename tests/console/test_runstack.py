@@ -133,6 +133,8 @@ def test_the_interactive_queue_has_a_worker_of_its_own_and_the_other_serves_the_
 
 
 def _supervise(processes: dict[str, str], optional=frozenset()) -> tuple[Supervisor, str]:
+    # Each command starts with `exec`, as runstack's do: a SIGTERM then reaches the program
+    # itself, not only the shell that would hold its output open until the SIGKILL.
     output = io.StringIO()
     manager = Supervisor(Printer(output), optional=optional)
     for name, command in processes.items():
@@ -144,8 +146,8 @@ def _supervise(processes: dict[str, str], optional=frozenset()) -> tuple[Supervi
 def test_a_demo_that_exits_at_once_leaves_the_console_running(restore_signals):
     manager, output = _supervise(
         {
-            "web": f"{PYTHON} -c 'import time; time.sleep(3); print(\"served to the end\")'",
-            "demo": f"{PYTHON} -c 'raise SystemExit(\"Address already in use\")'",
+            "web": f"exec {PYTHON} -c 'import time; time.sleep(3); print(\"served to the end\")'",
+            "demo": f"exec {PYTHON} -c 'raise SystemExit(\"Address already in use\")'",
         },
         optional={"demo"},
     )
@@ -161,11 +163,12 @@ def test_any_other_process_that_stops_still_stops_everything(restore_signals):
     started = time.monotonic()
     manager, output = _supervise(
         {
-            "worker": f"{PYTHON} -c 'raise SystemExit(3)'",
-            "web": f"{PYTHON} -c 'import time; time.sleep(60)'",
+            "worker": f"exec {PYTHON} -c 'raise SystemExit(3)'",
+            "web": f"exec {PYTHON} -c 'import time; time.sleep(60)'",
         },
         optional={"demo"},
     )
     assert time.monotonic() - started < 30
     assert "sending SIGTERM to web" in output
+    assert "SIGKILL" not in output
     assert manager.returncode == 3

@@ -302,6 +302,7 @@ def test_beyond_an_hour_needs_a_lifecycle_url_and_three_days_is_the_most(
     assert renewed.status_code == 200, renewed.text
 
 
+@pytest.mark.simulator  # starts and kills simulator processes of its own
 def test_chats_and_their_messages_survive_a_crash(tmp_path) -> None:
     with running(tmp_path, kill=True) as server:
         tenant = server.control.create_tenant(domain="chats.example", users=3, seed=5)

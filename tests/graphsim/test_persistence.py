@@ -23,6 +23,9 @@ from tests.plugins.graphsim_server import (
     trusted_session,
 )
 
+# Each test starts simulator processes of its own (and kills some).
+pytestmark = pytest.mark.simulator
+
 PASSWORD = "Presence-Passw0rd!"
 
 
