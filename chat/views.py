@@ -36,10 +36,11 @@ LIVE_ID = "conference-live"
 PAGE_SIZE = 25
 POLL_SECONDS = 3
 LIVE, PAST = "live", "past"
+MAX_WORDS = 8
 
 
 class ConferenceFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=200)
+    q = forms.CharField(required=False, label="Search")
     state = forms.ChoiceField(
         choices=[("", "Any state"), *Conference.State.choices], required=False, label="State"
     )
@@ -55,8 +56,10 @@ def _filters(form: ConferenceFilterForm) -> ConferenceFilters:
         return ConferenceFilters()
     data = form.cleaned_data
     live = {LIVE: True, PAST: False}.get(data["live"])
-    # NUL: PostgreSQL cannot compare it, and no conference holds one.
-    return ConferenceFilters(state=data["state"], q=data["q"].replace("\x00", ""), live=live)
+    # NUL: PostgreSQL cannot compare it, and no conference holds one. Every word is one
+    # more condition, so a pasted paragraph is cut to its first few.
+    words = data["q"].replace("\x00", "").split()[:MAX_WORDS]
+    return ConferenceFilters(state=data["state"], q=" ".join(words), live=live)
 
 
 def duration_text(seconds: int) -> str:
