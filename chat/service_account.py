@@ -44,14 +44,22 @@ class ChatAccountError(Exception):
     """The chat service account is missing or cannot act; the message says what to do."""
 
 
+# What inviting an expert takes, each met by any one of its delegated scopes.
+SCOPE_NEEDS = (("Send chat messages", SEND_SCOPES), ("Open one-on-one chats", CREATE_SCOPES))
+
+
+def scope_checks(scopes: set[str]) -> list[tuple[str, tuple[str, ...], bool]]:
+    """(need, the scopes that meet it, whether the token holds one) for each need."""
+    return [(need, options, bool(scopes & set(options))) for need, options in SCOPE_NEEDS]
+
+
 def scopes_missing(scopes: set[str]) -> list[str]:
     """What the token lacks to invite experts: a sending scope and a chat-creating one."""
-    missing = []
-    if not scopes & set(SEND_SCOPES):
-        missing.append("ChatMessage.Send (or Chat.ReadWrite)")
-    if not scopes & set(CREATE_SCOPES):
-        missing.append("Chat.Create (or Chat.ReadWrite)")
-    return missing
+    return [
+        f"{options[0]} (or {' or '.join(options[1:])})"
+        for _need, options, held in scope_checks(scopes)
+        if not held
+    ]
 
 
 def chat_account_get() -> ChatServiceAccount | None:
@@ -121,7 +129,8 @@ def chat_account_check(account: ChatServiceAccount) -> ChatServiceAccount:
             else (
                 f"The token of {user.username} lacks the delegated permission "
                 f"{' and '.join(missing)}. Add it to the app registration (API permissions → "
-                "Microsoft Graph → Delegated), grant admin consent, then check again."
+                "Microsoft Graph → Delegated), grant admin consent, then press "
+                "“Save and check chat scopes” again."
             )
         )
         oid = str(token.claims.get("oid") or "")

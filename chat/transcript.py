@@ -92,18 +92,25 @@ def event_emit(
 @dataclass(frozen=True)
 class ConferenceFilters:
     state: str = ""
-    q: str = ""  # words in the customer, expert, agent or chat id
+    q: str = ""  # words in the customer, expert, agent or a chat id (customer's or Teams')
     live: bool | None = None
 
 
 def conferences_list(filters: ConferenceFilters | None = None) -> QuerySet[Conference]:
-    """Conferences newest first, with ``lines`` (transcript length) and ``expert_lines``
-    (messages from the expert) counted, filtered by state, liveness and words."""
+    """Conferences newest first, with ``lines`` (transcript length), ``expert_lines``
+    (messages from the expert) and ``contact_center_lines`` (what the customer and the
+    agent said to the expert) counted, filtered by state, liveness and words."""
     filters = filters or ConferenceFilters()
     conferences = Conference.objects.select_related("agent", "expert").annotate(
         lines=Count("messages"),
         expert_lines=Count(
             "messages", filter=Q(messages__direction=ConferenceMessage.Direction.FROM_EXPERT)
+        ),
+        # ccbridge's own words to the expert (invitation, session ended) carry no author.
+        contact_center_lines=Count(
+            "messages",
+            filter=Q(messages__direction=ConferenceMessage.Direction.TO_EXPERT)
+            & ~Q(messages__author=""),
         ),
     )
     if filters.state:
@@ -117,6 +124,8 @@ def conferences_list(filters: ConferenceFilters | None = None) -> QuerySet[Confe
             | Q(customer_chat_id__icontains=word)
             | Q(expert_name__icontains=word)
             | Q(agent_external_id__icontains=word)
+            | Q(agent__name__icontains=word)
+            | Q(teams_chat_id__icontains=word)
         )
     return conferences.order_by("-invited_at", "-id")
 

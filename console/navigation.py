@@ -17,6 +17,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Mapping", "accounts:mapping", "accounts.view_agent"),
     NavItem("Rules", "presence:rule_list", "presence.view_presencerule"),
     NavItem("Board", "sync:board", "presence.view_agentpresence"),
+    NavItem("Chats", "chat:conferences", "chat.view_conference"),
     NavItem("Subscriptions", "sync:subscriptions", "presence.view_subscription"),
     NavItem("System users", "sync:system_users", "presence.view_systemuser"),
     NavItem("Jobs", "console:job_list", "integrations.view_jobrun"),

@@ -416,6 +416,7 @@ SEARCHES = [
     ("console:audit_log", [], ["q", "action", "actor", "page"]),
     ("console:job_list", [], ["page"]),
     ("sync:board", [], ["q", "business_unit", "page"]),
+    ("chat:conferences", [], ["q", "state", "live", "page"]),
     ("sync:acd_dead_letters", [], ["page"]),
     ("presence:rule_list", [], ["business_unit"]),
     ("presence:agent_rule", ["agent"], ["acd_state", "reason_code", "availability", "activity"]),

@@ -139,6 +139,23 @@ def test_supervisor_sees_the_account_read_only(administrator_client, supervisor_
     assert IntegrationAccount.objects.get().name == "Contoso Teams"
 
 
+def test_the_licensing_mode_says_what_it_means_since_metering_stopped(
+    administrator_client, supervisor_client
+):
+    """Microsoft stopped metering the Teams APIs on 25 August 2025 (its "Payment models
+    and licensing requirements for Microsoft Teams APIs" page): both roles read why the
+    mode no longer bills anything, and where Microsoft says so."""
+    blank = administrator_client.get(URL).content.decode()  # the create form
+    administrator_client.post(URL, _valid())
+    for page in (blank, administrator_client.get(URL).content.decode()):
+        assert 'id="licensing-help"' in page
+    page = supervisor_client.get(URL).content.decode()
+    help_text = page.split('id="licensing-help"')[1].split("</div>")[0]
+    assert "25 August 2025" in help_text and "no billing setup" in help_text
+    assert "model=B" in help_text and "not offered" in help_text
+    assert 'href="https://learn.microsoft.com/graph/teams-licenses"' in help_text
+
+
 def test_a_second_account_is_refused_by_the_database(administrator):
     account_create(
         actor=administrator,

@@ -134,6 +134,8 @@ ROUTES: dict[str, Route] = {
     "chat:graph_lifecycle": R(A.WEBHOOK, get=405),
     "chat:media": R(A.SIGNED_LINK, arg="media_token", get_only=True),
     "chat:service_account": R(A.ADMIN, get=405),
+    "chat:conferences": R(A.SUPERVISOR, get_only=True),
+    "chat:conference": R(A.SUPERVISOR, arg="conference", get_only=True),
     "sync:board": R(A.SUPERVISOR, get_only=True),
     "sync:agent_history": R(A.SUPERVISOR, arg="agent", get_only=True),
     "api:openapi-json": R(A.SIGNED_IN, get_only=True),
