@@ -127,21 +127,32 @@ class ChatBench:
 
         seconds = paced(len(ids), rate, send)
         joined: dict[str, float] = {}
+        recorded: dict[str, float] = {}  # when the worker read the answer (occurred_at)
 
         def arrived() -> bool:
             for arrival in running.receiver.taken():
                 payload = arrival.payload
-                if payload.get("event") == "party_joined" and payload["conference"] in typed:
-                    joined.setdefault(payload["conference"], arrival.at)
+                conference_id = payload.get("conference")
+                if payload.get("event") == "party_joined" and conference_id in typed:
+                    joined.setdefault(conference_id, arrival.at)
+                    recorded.setdefault(conference_id, _epoch(payload["occurred_at"]))
             return len(joined) >= len(ids)
 
         wait_until(arrived, SETTLE_SECONDS)
         latencies = [joined[c] - typed[c] for c in joined]
+        to_record = [recorded[c] - typed[c] for c in joined]
+        to_deliver = [joined[c] - recorded[c] for c in joined]
         return _row(
             "invitation accepted in Teams → party_joined delivered",
             latencies,
             len(ids),
-            {"rate": len(ids) / seconds, "conferences": len(ids)},
+            {
+                "rate": len(ids) / seconds,
+                "conferences": len(ids),
+                "typed_to_recorded_p95_ms": _p95_ms(to_record),
+                "recorded_to_delivered_p95_ms": _p95_ms(to_deliver),
+                "refused_signatures": running.receiver.refused,
+            },
         )
 
     def message_to_teams(self, rate: float = RATE_PER_SECOND) -> Row:
@@ -203,6 +214,10 @@ class ChatBench:
             len(ids),
             {"rate": len(ids) / seconds, "conferences": len(ids), "not_in_chat": missing},
         )
+
+
+def _p95_ms(values: list[float]) -> float | None:
+    return percentile(values, 0.95) * 1000 if values else None
 
 
 def _row(measure: str, latencies: list[float], expected: int, extra: dict) -> Row:
