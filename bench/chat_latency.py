@@ -41,6 +41,8 @@ RATE_PER_SECOND = 10.0
 SETTLE_SECONDS = 60.0
 TARGET_MS = 250
 POSITIVE = "YES"
+JOINED = "invitation accepted in Teams → party_joined delivered"
+RELAY = "contact-center message → visible in the Teams chat"
 
 
 class ChatBench:
@@ -142,18 +144,14 @@ class ChatBench:
         latencies = [joined[c] - typed[c] for c in joined]
         to_record = [recorded[c] - typed[c] for c in joined]
         to_deliver = [joined[c] - recorded[c] for c in joined]
-        return _row(
-            "invitation accepted in Teams → party_joined delivered",
-            latencies,
-            len(ids),
-            {
-                "rate": len(ids) / seconds,
-                "conferences": len(ids),
-                "typed_to_recorded_p95_ms": _p95_ms(to_record),
-                "recorded_to_delivered_p95_ms": _p95_ms(to_deliver),
-                "refused_signatures": running.receiver.refused,
-            },
-        )
+        details = {
+            "rate": len(ids) / seconds,
+            "conferences": len(ids),
+            "typed_to_recorded_p95_ms": _p95_ms(to_record),
+            "recorded_to_delivered_p95_ms": _p95_ms(to_deliver),
+            "refused_signatures": running.receiver.refused,
+        }
+        return _row(JOINED, latencies, len(ids), details)
 
     def message_to_teams(self, rate: float = RATE_PER_SECOND) -> Row:
         """One contact-center message per joined conference; time to Graph storing it."""
@@ -208,12 +206,8 @@ class ChatBench:
                 del stored[conference_id]
                 missing += 1
         latencies = [stored[c] - accepted[c] for c in stored]
-        return _row(
-            "contact-center message → visible in the Teams chat",
-            latencies,
-            len(ids),
-            {"rate": len(ids) / seconds, "conferences": len(ids), "not_in_chat": missing},
-        )
+        details = {"rate": len(ids) / seconds, "conferences": len(ids), "not_in_chat": missing}
+        return _row(RELAY, latencies, len(ids), details)
 
 
 def _p95_ms(values: list[float]) -> float | None:

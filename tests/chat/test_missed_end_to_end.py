@@ -6,17 +6,13 @@ center receives the three messages once each, in the order they were typed."""
 import time
 
 import pytest
-from django.test import Client
 
 from chat.models import ChatSubscription, Conference
-from chat.subscription import subscription_ensure
-from integrations.apikeys import api_key_create
-from tests.chat.support import chat_bed
+from tests.chat.support import live_bed_fixture  # noqa: F401
 from tests.chat.test_conference_end_to_end import URL, received_events
 from tests.plugins.celery_worker import wait_for
-from tests.presence.support_sync import sim_account, small_tenant_fixture  # noqa: F401
+from tests.presence.support_sync import small_tenant_fixture  # noqa: F401
 from tests.presence.support_webhook import (
-    acd_endpoint_set,
     acd_receiver_fixture,  # noqa: F401
     signature_valid,
 )
@@ -28,23 +24,9 @@ def _messages(receiver) -> list[str]:
 
 @pytest.mark.worker
 def test_messages_whose_notifications_were_lost_arrive_once_in_order_after_missed(
-    graphsim,
-    small_tenant,
-    graph_settings,
-    settings,
-    live_server,
-    celery_worker,
-    acd_receiver,
-    monkeypatch,
+    live_bed, celery_worker, acd_receiver, graphsim
 ):
-    settings.CCBRIDGE_PUBLIC_URL = live_server.url
-    monkeypatch.setattr("chat.service_account.subscription_ensure_soon", lambda: None)
-    acd_endpoint_set(acd_receiver.url)
-    bed = chat_bed(graphsim, small_tenant, sim_account(small_tenant))
-    row = subscription_ensure()
-    assert row.status == ChatSubscription.Status.ACTIVE, row.last_error
-    _key, raw = api_key_create(actor=None, name="ACD", scopes=["chat:write"])
-    desk = Client(headers={"Authorization": f"Bearer {raw}"})
+    bed, row, desk = live_bed.bed, live_bed.subscription, live_bed.desk
     created = desk.post(
         URL,
         {
