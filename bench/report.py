@@ -99,3 +99,14 @@ def machine_line(info: dict[str, Any]) -> str:
 def write(rows: list[Row], info: dict[str, Any], path: Path = RESULTS_PATH) -> None:
     body = {"machine": info, "rows": [asdict(r) | {"verdict": r.verdict} for r in rows]}
     path.write_text(json.dumps(body, indent=2, default=str) + "\n")
+
+
+def merge(rows: list[Row], info: dict[str, Any], path: Path = RESULTS_PATH) -> None:
+    """Put ``rows`` into the results file in place of rows of the same measure (new
+    measures at the end); each merged row names the machine and run it came from,
+    since the file's own machine is that of the last full run."""
+    body = json.loads(path.read_text()) if path.exists() else {"machine": info, "rows": []}
+    merged = {r.measure: asdict(r) | {"verdict": r.verdict, "machine": info} for r in rows}
+    kept = [merged.pop(row["measure"], row) for row in body["rows"]]
+    body["rows"] = kept + list(merged.values())
+    path.write_text(json.dumps(body, indent=2, default=str) + "\n")

@@ -34,8 +34,12 @@ from presence.subscriptions.services import subscriptions_sync
 from presence.subscriptions.system_users import strong_password, system_user_add, system_user_check
 from presence.sync_models import AcdEndpoint, Subscription, SystemUser
 
-APPLICATION_PERMISSIONS = ["User.Read.All", "Presence.Read.All", "Presence.ReadWrite.All"]
-DELEGATED_PERMISSIONS = ["Presence.Read.All", "User.Read"]
+# Chat.Read.All for the chat-message subscription, the delegated chat scopes for the chat
+# service account (the conference rows, bench/chat_latency.py).
+APPLICATION_PERMISSIONS = [
+    "User.Read.All", "Presence.Read.All", "Presence.ReadWrite.All", "Chat.Read.All",
+]  # fmt: skip
+DELEGATED_PERMISSIONS = ["Presence.Read.All", "User.Read", "ChatMessage.Send", "Chat.ReadWrite"]
 ACD_SECRET = "bench-acd-shared-secret"
 
 # The rule every bench agent follows, both ways. ACD → Teams: what setPresence gets.

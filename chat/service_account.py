@@ -12,6 +12,7 @@ overwrite each other's refresh token.
 from __future__ import annotations
 
 import logging
+import threading
 
 from django.db import transaction
 from django.utils import timezone
@@ -93,11 +94,30 @@ def chat_cache_save(account: ChatServiceAccount, tokens: DelegatedTokenProvider)
     ChatServiceAccount.objects.filter(pk=account.pk).update(token_cache=state)
 
 
+# One client per worker process, reused by every conference task while the account, its
+# sign-in and the app stay the same: building one costs an OpenID discovery request and
+# reading the token cache, most of a relayed message's time when each task built its own.
+_shared: tuple[tuple, tuple[GraphClient, DelegatedTokenProvider]] | None = None
+_shared_lock = threading.Lock()
+
+
 def chat_graph_client(account: ChatServiceAccount) -> tuple[GraphClient, DelegatedTokenProvider]:
-    """A Graph client acting as the chat service account; call :func:`chat_cache_save`
-    after use. Raises ChatAccountError."""
-    tokens = chat_tokens(account)
-    return GraphClient(graph_config(), tokens), tokens
+    """A Graph client acting as the chat service account (this process's, while nothing
+    it was built from changed); call :func:`chat_cache_save` after use. Raises
+    ChatAccountError."""
+    global _shared
+    integration = account_get()
+    user = account.system_user
+    identity = (
+        account.pk, user.pk, user.username, user.password, graph_config(),
+        integration and (integration.pk, integration.tenant, integration.client_id,
+                         integration.client_secret),
+    )  # fmt: skip
+    with _shared_lock:
+        if _shared is None or _shared[0] != identity:
+            tokens = chat_tokens(account)
+            _shared = (identity, (GraphClient(graph_config(), tokens), tokens))
+        return _shared[1]
 
 
 def chat_account_check(account: ChatServiceAccount) -> ChatServiceAccount:

@@ -18,16 +18,13 @@ from collections import Counter
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
 from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from chat.models import ChatSubscription
 from chat.subscription import client_state_matches
-from config.ratelimit import client_ip, counted_as_refused, webhook_rejects_limited
+from config.ratelimit import client_ip, counted_as_refused
 from integrations.services import account_get
 from presence.subscriptions.certificates import private_key_for
 from presence.webhook.counters import counters_add
@@ -41,7 +38,7 @@ from presence.webhook.notifications import (
     parse_body,
     validation_tokens_check,
 )
-from presence.webhook.views import keys_url, signing_keys, verified_tokens
+from presence.webhook.views import graph_webhook_views, keys_url, signing_keys, verified_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -214,19 +211,5 @@ def _enqueue(graph_id: str, messages: list[dict[str, Any]], lifecycle: list[str]
         app.send_task("chat.subscription.lifecycle", args=(graph_id, event))
 
 
-@csrf_exempt
-@login_not_required
-@webhook_rejects_limited
-@require_POST
-def chat_notifications(request: HttpRequest) -> HttpResponse:
-    """Graph's notificationUrl for chat messages."""
-    return _receive(request, lifecycle_only=False)
-
-
-@csrf_exempt
-@login_not_required
-@webhook_rejects_limited
-@require_POST
-def chat_lifecycle(request: HttpRequest) -> HttpResponse:
-    """Graph's lifecycleNotificationUrl for the chat subscription."""
-    return _receive(request, lifecycle_only=True)
+# Graph's notificationUrl and lifecycleNotificationUrl for the chat subscription.
+chat_notifications, chat_lifecycle = graph_webhook_views(_receive)

@@ -1,10 +1,12 @@
 """The demo contact center of `make run`: it sends agent events and receives the ACD webhook.
 
 It plays the ACD's part against the console's public surfaces only: agent
-state events go through the JSON API with an API key, Teams-side changes come
-back on a signed webhook it serves itself, and now and then a demo Teams user
-"acts in Teams" through the simulator's control API. It never runs against a
-real tenant: it refuses unless the authority host is on loopback.
+state events go through the JSON API with an API key, Teams-side changes and
+conference events come back on a signed webhook it serves itself, now and then a
+demo Teams user "acts in Teams" through the simulator's control API, and every
+``chat_every`` seconds a demo expert is conferenced into a customer chat
+(demo/conferences.py). It never runs against a real tenant: it refuses unless
+the authority host is on loopback.
 """
 
 import hashlib
@@ -21,9 +23,11 @@ from urllib.parse import urlparse
 
 import requests
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Agent
+from demo.conferences import DemoConferences, DemoError
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey
 from presence.sync_models import AcdEndpoint
@@ -63,8 +67,13 @@ class WebhookReceiver(BaseHTTPRequestHandler):
             logger.warning("demo ACD: rejected a webhook with a bad signature")
             return
         event = json.loads(body or b"{}")
-        agent = (event.get("agent") or {}).get("external_id")
-        print(f"demo ACD: {agent} → {event.get('acd_state')} ({event.get('reason_code') or '-'})")
+        if event.get("conference"):
+            print(f"demo ACD: chat {event.get('customer_chat_id')}: {event.get('event')} "
+                  f"{event.get('text') or ''}".rstrip())  # fmt: skip
+        else:
+            agent = (event.get("agent") or {}).get("external_id")
+            print(f"demo ACD: {agent} → {event.get('acd_state')} "
+                  f"({event.get('reason_code') or '-'})")  # fmt: skip
         self.send_response(204)
         self.end_headers()
 
@@ -73,10 +82,15 @@ class WebhookReceiver(BaseHTTPRequestHandler):
 
 
 class DemoDriver:
-    def __init__(self, *, console_url: str, webhook_port: int, rate: float):
+    def __init__(
+        self, *, console_url: str, webhook_port: int, rate: float, chat_every: float = 0.0
+    ):
         self.console_url = console_url.rstrip("/")
         self.webhook_port = webhook_port
         self.interval = 1.0 / max(rate, 0.1)
+        self.chat_every = chat_every
+        self.next_conference = 0.0
+        self.conference_thread: threading.Thread | None = None
         self.http = requests.Session()
         self.http.trust_env = False
         self.states: dict[str, str] = {}
@@ -92,7 +106,7 @@ class DemoDriver:
             revoked_at=timezone.now()
         )
         _key, self.api_key = api_key_create(
-            actor=None, name=KEY_NAME, scopes=[ApiKey.Scope.EVENTS_WRITE]
+            actor=None, name=KEY_NAME, scopes=[ApiKey.Scope.EVENTS_WRITE, ApiKey.Scope.CHAT_WRITE]
         )
         secret = secrets.token_urlsafe(32)
         WebhookReceiver.secret = secret.encode()
@@ -154,6 +168,22 @@ class DemoDriver:
             timeout=10,
         )
 
+    def conference_now_and_then(self, tenant_id: str) -> None:
+        """Start the next demo conference in the background when it is due and the last
+        one is over (a conference takes a minute of its own pauses)."""
+        if self.chat_every <= 0 or time.monotonic() < self.next_conference:
+            return
+        if self.conference_thread is not None and self.conference_thread.is_alive():
+            return
+        self.next_conference = time.monotonic() + self.chat_every
+        conferences = DemoConferences(
+            console_url=self.console_url, api_key=self.api_key, tenant_id=tenant_id
+        )
+        self.conference_thread = threading.Thread(
+            target=_play_one, args=(conferences,), name="demo-conference", daemon=True
+        )
+        self.conference_thread.start()
+
     def run(self, tenant_id: str) -> None:
         if urlparse(settings.GRAPH_AUTHORITY_HOST).hostname not in ("127.0.0.1", "localhost"):
             print("demo ACD: the Graph authority is not the local simulator; not driving")
@@ -163,6 +193,7 @@ class DemoDriver:
               f"{self.webhook_port}")  # fmt: skip
         ticks = 0
         while True:
+            self.conference_now_and_then(tenant_id)
             agents = self._mapped_agents()
             if not agents:
                 if ticks % 60 == 0:
@@ -180,3 +211,14 @@ class DemoDriver:
                 print(f"demo ACD: {type(exc).__name__}: {exc}")
             ticks += 1
             time.sleep(self.interval)
+
+
+def _play_one(conferences: DemoConferences) -> None:
+    try:
+        played = conferences.play()
+        print(f"demo ACD: conference {played.conference_id} ({played.scene}): {played.state}")
+    except (DemoError, requests.RequestException) as exc:
+        print(f"demo ACD: no conference this time: {exc}")
+    finally:
+        conferences.close()
+        connection.close()  # this thread's own database connection

@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 from accounts.models import AgentTeam, BusinessUnit
 from accounts.services import AgentInput, agents_upsert, business_unit_upsert
+from chat.models import ChatServiceAccount
+from chat.service_account import chat_account_check, chat_account_get, chat_service_account_set
 from graph.directory import list_users
 from integrations.graphlink import app_graph_client, token_cache_save
 from integrations.models import IntegrationAccount, LicensingMode
@@ -224,3 +226,22 @@ def demo_system_users_ensure() -> DemoSystemUsers:
     if missing <= 0:
         return DemoSystemUsers(restored, 0)
     return DemoSystemUsers(restored, len(system_users_create_in_azure(actor=None, count=missing)))
+
+
+def demo_chat_account_ensure() -> ChatServiceAccount | None:
+    """Mark a demo system user that signs in as the chat service account (the simulator's
+    demo app holds the delegated chat scopes), so the demo contact center can conference
+    experts; a marked one is only checked again. Returns the account when marked now.
+
+    Marking queues the chat-message subscription for the worker.
+    """
+    current = chat_account_get()
+    if current is not None:
+        chat_account_check(current)
+        return None
+    user = (
+        SystemUser.objects.filter(enabled=True, status=SystemUser.Status.OK).order_by("pk").first()
+    )
+    if user is None:
+        return None
+    return chat_service_account_set(actor=None, system_user=user)

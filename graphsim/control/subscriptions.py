@@ -1,5 +1,5 @@
-"""Control API for subscriptions: list them, fire lifecycle events, read what
-was delivered to notification URLs."""
+"""Control API for subscriptions: list them, fire lifecycle events, lose change
+notifications, read what was delivered to notification URLs."""
 
 from __future__ import annotations
 
@@ -21,6 +21,18 @@ def lifecycle(sim: Sim, req: Request, s: str) -> tuple[int, Any]:
     if sub is None:
         raise ControlError(404, f"no subscription {s}")
     return 202, {"queued": subs.lifecycle(sub, event)}
+
+
+def lose_notifications(sim: Sim, req: Request, s: str) -> tuple[int, Any]:
+    """The next ``count`` change notifications of subscription ``s`` are lost."""
+    count = body_of(req).get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 10_000:
+        raise ControlError(400, "count must be a whole number from 1 to 10000")
+    subs = registry(sim)
+    sub = subs.get(s)
+    if sub is None:
+        raise ControlError(404, f"no subscription {s}")
+    return 202, {"losing": subs.notifier.lose(sub.id, count)}
 
 
 def list_subscriptions(sim: Sim, req: Request) -> tuple[int, Any]:
@@ -46,6 +58,7 @@ def deliveries(sim: Sim, req: Request) -> tuple[int, Any]:
 
 ROUTES: list[ControlRoute] = [
     route("POST", r"/_sim/subscriptions/(?P<s>[^/]+)/lifecycle", lifecycle),
+    route("POST", r"/_sim/subscriptions/(?P<s>[^/]+)/lose-notifications", lose_notifications),
     route("GET", r"/_sim/subscriptions", list_subscriptions),
     route("GET", r"/_sim/deliveries", deliveries),
 ]

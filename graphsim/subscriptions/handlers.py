@@ -12,8 +12,12 @@ graphsim.subscriptions.chat_messages.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graphsim.core.call import Call, Result
 from graphsim.core.errors import GraphError, parse_iso, utcnow
@@ -110,6 +114,92 @@ def _app_only_refused(operation: str) -> GraphError:
     )
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """How notifications are to be delivered: clientState and, for rich ones, the
+    encryption certificate (its public key and thumbprint)."""
+
+    client_state: str | None
+    rich: bool
+    certificate: str | None = None
+    certificate_id: str | None = None
+    public_key: rsa.RSAPublicKey | None = None
+    thumbprint: str | None = None
+
+
+def _delivery_of(body: dict[str, Any]) -> _Delivery:
+    """clientState (≤ 128 characters) and, with includeResourceData, the encryption
+    certificate, checked as Graph checks them for every resource; GraphError 400 if not."""
+    client_state = body.get("clientState")
+    if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
+        raise GraphError(400, "InvalidRequest", "The clientState must be at most 128 characters.")
+    if not body.get("includeResourceData"):
+        return _Delivery(client_state, rich=False)
+    certificate, certificate_id = (
+        body.get("encryptionCertificate"),
+        body.get("encryptionCertificateId"),
+    )
+    if not certificate or not certificate_id:
+        raise GraphError(
+            400,
+            "InvalidRequest",
+            "encryptionCertificate and encryptionCertificateId are required when "
+            "includeResourceData is true.",
+        )
+    if not isinstance(certificate_id, str) or len(certificate_id) > 128:
+        raise GraphError(400, "InvalidRequest", "The encryptionCertificateId is too long.")
+    public_key, thumbprint = load_encryption_certificate(certificate)
+    return _Delivery(client_state, True, certificate, certificate_id, public_key, thumbprint)
+
+
+def _register(
+    sim: Sim,
+    call: Call,
+    *,
+    resource: str,
+    user_ids: frozenset[str],
+    change_type: str,
+    endpoints: tuple[str, str | None],
+    expiration: datetime,
+    delivery: _Delivery,
+    duplicate: Callable[[], bool],
+) -> Result:
+    """Validate the notification (and lifecycle) URL, then keep the subscription unless
+    ``duplicate()`` says the app already has one on that resource (409) → 201."""
+    principal = call.p
+    notification_url, lifecycle_url = endpoints
+    if duplicate():
+        raise _conflict()
+    # The handshakes run outside every lock: the receiver may call us back.
+    validate_endpoint(notification_url)
+    if lifecycle_url:
+        validate_endpoint(lifecycle_url)
+    sub = Subscription(
+        id=new_id(),
+        tenant_id=principal.tenant.id,
+        client_id=principal.client_id,
+        creator_id=principal.creator_id,
+        delegated_user=principal.user_id,
+        resource=resource,
+        user_ids=user_ids,
+        change_type=change_type,
+        notification_url=notification_url,
+        lifecycle_url=lifecycle_url,
+        expiration=expiration,
+        client_state=delivery.client_state,
+        include_resource_data=delivery.rich,
+        certificate=delivery.certificate,
+        certificate_id=delivery.certificate_id,
+        public_key=delivery.public_key,
+        thumbprint=delivery.thumbprint,
+    )
+    with registry(sim).lock:
+        if duplicate():
+            raise _conflict()
+        registry(sim).add(sub)
+    return Result(201, sub.graph(call.graph_base, with_client_state=True))
+
+
 def create(sim: Sim, call: Call) -> Result:
     """``POST /subscriptions`` → 201 after the validation handshake(s)."""
     body = call.json_object()
@@ -132,26 +222,7 @@ def create(sim: Sim, call: Call) -> Result:
     if lifecycle_url is not None:
         lifecycle_url = _check_url(lifecycle_url, "lifecycleNotificationUrl")
     expiration = _check_expiration(body.get("expirationDateTime"))
-    client_state = body.get("clientState")
-    if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
-        raise GraphError(400, "InvalidRequest", "The clientState must be at most 128 characters.")
-    rich = bool(body.get("includeResourceData"))
-    certificate, certificate_id = (
-        body.get("encryptionCertificate"),
-        body.get("encryptionCertificateId"),
-    )
-    public_key = thumbprint = None
-    if rich:
-        if not certificate or not certificate_id:
-            raise GraphError(
-                400,
-                "InvalidRequest",
-                "encryptionCertificate and encryptionCertificateId are required when "
-                "includeResourceData is true.",
-            )
-        if not isinstance(certificate_id, str) or len(certificate_id) > 128:
-            raise GraphError(400, "InvalidRequest", "The encryptionCertificateId is too long.")
-        public_key, thumbprint = load_encryption_certificate(certificate)
+    delivery = _delivery_of(body)
 
     def duplicate() -> bool:
         return any(
@@ -161,36 +232,17 @@ def create(sim: Sim, call: Call) -> Result:
             for s in registry(sim).of_tenant(principal.tenant.id)
         )
 
-    if duplicate():
-        raise _conflict()
-    # The handshakes run outside every lock: the receiver may call us back.
-    validate_endpoint(notification_url)
-    if lifecycle_url:
-        validate_endpoint(lifecycle_url)
-    sub = Subscription(
-        id=new_id(),
-        tenant_id=principal.tenant.id,
-        client_id=principal.client_id,
-        creator_id=principal.creator_id,
-        delegated_user=principal.user_id,
+    return _register(
+        sim,
+        call,
         resource=resource,
         user_ids=user_ids,
         change_type="updated",
-        notification_url=notification_url,
-        lifecycle_url=lifecycle_url,
+        endpoints=(notification_url, lifecycle_url),
         expiration=expiration,
-        client_state=client_state,
-        include_resource_data=rich,
-        certificate=certificate if rich else None,
-        certificate_id=certificate_id if rich else None,
-        public_key=public_key,
-        thumbprint=thumbprint,
+        delivery=delivery,
+        duplicate=duplicate,
     )
-    with registry(sim).lock:
-        if duplicate():
-            raise _conflict()
-        registry(sim).add(sub)
-    return Result(201, sub.graph(call.graph_base, with_client_state=True))
 
 
 def _create_chat(sim: Sim, call: Call, body: dict[str, Any], resource: str) -> Result:
@@ -207,26 +259,7 @@ def _create_chat(sim: Sim, call: Call, body: dict[str, Any], resource: str) -> R
     expiration = chat_messages.check_expiration(
         body.get("expirationDateTime"), lifecycle_url, "Create"
     )
-    client_state = body.get("clientState")
-    if client_state is not None and (not isinstance(client_state, str) or len(client_state) > 128):
-        raise GraphError(400, "InvalidRequest", "The clientState must be at most 128 characters.")
-    rich = bool(body.get("includeResourceData"))
-    certificate, certificate_id = (
-        body.get("encryptionCertificate"),
-        body.get("encryptionCertificateId"),
-    )
-    public_key = thumbprint = None
-    if rich:
-        if not certificate or not certificate_id:
-            raise GraphError(
-                400,
-                "InvalidRequest",
-                "encryptionCertificate and encryptionCertificateId are required when "
-                "includeResourceData is true.",
-            )
-        if not isinstance(certificate_id, str) or len(certificate_id) > 128:
-            raise GraphError(400, "InvalidRequest", "The encryptionCertificateId is too long.")
-        public_key, thumbprint = load_encryption_certificate(certificate)
+    delivery = _delivery_of(body)
     key = parsed
 
     def duplicate() -> bool:
@@ -235,36 +268,17 @@ def _create_chat(sim: Sim, call: Call, body: dict[str, Any], resource: str) -> R
             for s in registry(sim).of_tenant(principal.tenant.id)
         )
 
-    if duplicate():
-        raise _conflict()
-    # The handshakes run outside every lock: the receiver may call us back.
-    validate_endpoint(notification_url)
-    if lifecycle_url:
-        validate_endpoint(lifecycle_url)
-    sub = Subscription(
-        id=new_id(),
-        tenant_id=principal.tenant.id,
-        client_id=principal.client_id,
-        creator_id=principal.creator_id,
-        delegated_user=principal.user_id,
+    return _register(
+        sim,
+        call,
         resource=resource,
         user_ids=frozenset(),
         change_type=change_type,
-        notification_url=notification_url,
-        lifecycle_url=lifecycle_url,
+        endpoints=(notification_url, lifecycle_url),
         expiration=expiration,
-        client_state=client_state,
-        include_resource_data=rich,
-        certificate=certificate if rich else None,
-        certificate_id=certificate_id if rich else None,
-        public_key=public_key,
-        thumbprint=thumbprint,
+        delivery=delivery,
+        duplicate=duplicate,
     )
-    with registry(sim).lock:
-        if duplicate():
-            raise _conflict()
-        registry(sim).add(sub)
-    return Result(201, sub.graph(call.graph_base, with_client_state=True))
 
 
 def _visible(sim: Sim, call: Call) -> list[Subscription]:

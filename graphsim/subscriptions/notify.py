@@ -213,6 +213,8 @@ class Notifier:
         self._cond = threading.Condition()
         self._stop = False
         self.log = DeliveryLog()
+        # Change notifications still to lose, by subscription id (control API).
+        self._losing: dict[str, int] = {}
         self._thread = threading.Thread(target=self._run, name="graphsim-notify", daemon=True)
 
     def start(self) -> None:
@@ -225,10 +227,35 @@ class Notifier:
             self._stop = True
             self._cond.notify_all()
 
+    def lose(self, subscription_id: str, count: int) -> int:
+        """Lose the next ``count`` change notifications of a subscription (never its
+        lifecycle events), as Graph does when it cannot deliver and gives up; the
+        receiver learns of it only from a ``missed`` event. Returns how many are still
+        to be lost."""
+        with self._cond:
+            left = self._losing.get(subscription_id.lower(), 0) + max(0, count)
+            self._losing[subscription_id.lower()] = left
+            return left
+
+    def _lost(self, delivery: Delivery) -> bool:
+        if "lifecycleEvent" in delivery.item:
+            return False
+        sub_id = str(delivery.item.get("subscriptionId") or "").lower()
+        if self._losing.get(sub_id, 0) <= 0:
+            return False
+        self._losing[sub_id] -= 1
+        self.log.entries.append(
+            {"time": iso7(utcnow()), "url": delivery.url, "status": 0, "items": 1,
+             "error": "lost (control API)", "duration_ms": 0, "attempt": 0}
+        )  # fmt: skip
+        return True
+
     def enqueue(self, delivery: Delivery) -> None:
         """Queue one item; it is posted shortly, with others for the same URL."""
         delivery.due = time.monotonic() + BATCH_WINDOW
         with self._cond:
+            if self._lost(delivery):
+                return
             self._queue.append(delivery)
             self._cond.notify_all()
 

@@ -43,6 +43,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -426,19 +427,26 @@ def _enqueue(changes: list[dict], lifecycle: list[tuple[str, str]]) -> None:
         subscription_lifecycle.delay(graph_id, event)
 
 
-@csrf_exempt
-@login_not_required
-@webhook_rejects_limited
-@require_POST
-def graph_notifications(request: HttpRequest) -> HttpResponse:
-    """Graph's notificationUrl: presence changes (and lifecycle events sent here)."""
-    return _receive(request, lifecycle_only=False)
+def graph_webhook_views(
+    receive: Callable[..., HttpResponse],
+) -> tuple[Callable[[HttpRequest], HttpResponse], Callable[[HttpRequest], HttpResponse]]:
+    """The notificationUrl and lifecycleNotificationUrl views over one
+    ``receive(request, *, lifecycle_only)``: POST only, no CSRF token or sign-in (Graph
+    has neither; the items prove themselves), and refused senders rate limited."""
+
+    def endpoint(lifecycle_only: bool) -> Callable[[HttpRequest], HttpResponse]:
+        @csrf_exempt
+        @login_not_required
+        @webhook_rejects_limited
+        @require_POST
+        def view(request: HttpRequest) -> HttpResponse:
+            return receive(request, lifecycle_only=lifecycle_only)
+
+        return view
+
+    return endpoint(False), endpoint(True)
 
 
-@csrf_exempt
-@login_not_required
-@webhook_rejects_limited
-@require_POST
-def graph_lifecycle(request: HttpRequest) -> HttpResponse:
-    """Graph's lifecycleNotificationUrl: reauthorizationRequired, subscriptionRemoved, missed."""
-    return _receive(request, lifecycle_only=True)
+# Presence changes (and lifecycle events sent there); reauthorizationRequired,
+# subscriptionRemoved and missed on the lifecycle URL.
+graph_notifications, graph_lifecycle = graph_webhook_views(_receive)

@@ -7,15 +7,19 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client
 
 from accounts.models import DirectoryUser
-from chat.models import ChatServiceAccount
+from chat.models import ChatServiceAccount, ChatSubscription
 from chat.service_account import chat_service_account_set
+from chat.subscription import subscription_ensure
+from integrations.apikeys import api_key_create
 from integrations.models import IntegrationAccount
 from presence.subscriptions.system_users import system_user_add
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, DirectoryUserFactory
 from tests.plugins.graphsim_server import GraphSimServer, SimTenant
+from tests.presence.support_sync import sim_account
 from tests.presence.support_webhook import acd_endpoint_set
 
 SERVICE_PASSWORD = "Chat-Service-Passw0rd!"
@@ -78,6 +82,31 @@ def chat_bed(graphsim, tenant: SimTenant, account: IntegrationAccount) -> ChatBe
     graphsim.control.set_presence(tenant.tenant_id, person["id"], "Available", "Available")
     agent = AgentFactory(external_id="agent-007")
     return ChatBed(graphsim, tenant, account, service, expert, agent.external_id)
+
+
+@dataclass
+class LiveBed:
+    bed: ChatBed
+    subscription: ChatSubscription
+    desk: Client  # the contact center's API client (chat:write)
+
+
+@pytest.fixture(name="live_bed")
+def live_bed_fixture(
+    graphsim, small_tenant, graph_settings, settings, live_server, acd_receiver, monkeypatch
+) -> LiveBed:
+    """A chat bed whose chat subscription notifies the live server's webhook (the worker
+    was started with another public URL, so the subscription is made here), ACD events
+    going to the ACD receiver, and the contact center's API client. The test module
+    provides ``small_tenant`` and ``acd_receiver``."""
+    settings.CCBRIDGE_PUBLIC_URL = live_server.url
+    monkeypatch.setattr("chat.service_account.subscription_ensure_soon", lambda: None)
+    acd_endpoint_set(acd_receiver.url)
+    bed = chat_bed(graphsim, small_tenant, sim_account(small_tenant))
+    row = subscription_ensure()  # the live webhook answers Graph's handshakes
+    assert row.status == ChatSubscription.Status.ACTIVE, row.last_error
+    _key, raw = api_key_create(actor=None, name="ACD", scopes=["chat:write"])
+    return LiveBed(bed, row, Client(headers={"Authorization": f"Bearer {raw}"}))
 
 
 @pytest.fixture(name="bed")

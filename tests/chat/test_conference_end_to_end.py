@@ -3,16 +3,12 @@ a real worker invites the expert in the simulator, the simulator notifies the co
 live webhook of what the expert types, and the ACD receiver gets signed events, in order."""
 
 import pytest
-from django.test import Client
 
-from chat.models import ChatSubscription, Conference
-from chat.subscription import subscription_ensure
-from integrations.apikeys import api_key_create
-from tests.chat.support import chat_bed
+from chat.models import Conference
+from tests.chat.support import live_bed_fixture  # noqa: F401
 from tests.plugins.celery_worker import wait_for
-from tests.presence.support_sync import sim_account, small_tenant_fixture  # noqa: F401
+from tests.presence.support_sync import small_tenant_fixture  # noqa: F401
 from tests.presence.support_webhook import (
-    acd_endpoint_set,
     acd_receiver_fixture,  # noqa: F401
     signature_valid,
 )
@@ -26,23 +22,9 @@ def received_events(receiver) -> list[dict]:
 
 @pytest.mark.worker
 def test_a_conference_runs_from_the_api_to_teams_and_back(
-    graphsim,
-    small_tenant,
-    graph_settings,
-    settings,
-    live_server,
-    celery_worker,
-    acd_receiver,
-    monkeypatch,
+    live_bed, celery_worker, acd_receiver, graphsim
 ):
-    settings.CCBRIDGE_PUBLIC_URL = live_server.url
-    monkeypatch.setattr("chat.service_account.subscription_ensure_soon", lambda: None)
-    acd_endpoint_set(acd_receiver.url)
-    bed = chat_bed(graphsim, small_tenant, sim_account(small_tenant))
-    row = subscription_ensure()  # the live webhook answers Graph's handshakes
-    assert row.status == ChatSubscription.Status.ACTIVE, row.last_error
-    _key, raw = api_key_create(actor=None, name="ACD", scopes=["chat:write"])
-    desk = Client(headers={"Authorization": f"Bearer {raw}"})
+    bed, desk = live_bed.bed, live_bed.desk
 
     created = desk.post(
         URL,

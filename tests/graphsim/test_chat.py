@@ -282,6 +282,29 @@ def test_lifecycle_events_reach_a_chat_subscription(
     assert graph.get(f"/subscriptions/{sub_id}").status_code == 404
 
 
+def test_lost_notifications_are_never_delivered_and_a_missed_event_still_is(
+    graphsim, sim_tenant, graph: Graph, expert: Person, chat_id, webhook
+) -> None:
+    sub = graph.post("/subscriptions", subscription(webhook, f"/chats/{chat_id}/messages", None))
+    sub_id = sub.json()["id"]
+    assert graphsim.control.lose_notifications(sub_id, 2) == {"losing": 2}
+    for text in ("one", "two", "three"):
+        graphsim.control.type_chat_message(sim_tenant.tenant_id, chat_id, expert.id, text)
+    graphsim.control.lifecycle(sub_id, "missed")
+
+    delivered = webhook.wait_for_items(1)
+    events = [i for b in webhook.wait_for(1, path="/lifecycle") for i in b["value"]]
+    time.sleep(0.3)  # a lost item would have arrived by now
+    assert len(webhook.wait_for_items(1)) == 1
+    third = graphsim.control.chat_messages(sim_tenant.tenant_id, chat_id)[-1]
+    assert delivered[0]["resourceData"]["id"] == third["id"]
+    assert [e["lifecycleEvent"] for e in events] == ["missed"]
+    lost = [
+        d for d in graphsim.control.deliveries() if d["url"] == webhook.url and d["status"] == 0
+    ]
+    assert len(lost) == 2
+
+
 def test_beyond_an_hour_needs_a_lifecycle_url_and_three_days_is_the_most(
     graph: Graph, chat_id, webhook
 ) -> None:

@@ -198,6 +198,12 @@ class ControlClient:
             "POST", f"/subscriptions/{subscription_id}/lifecycle", json={"event": event}
         )
 
+    def lose_notifications(self, subscription_id: str, count: int) -> dict:
+        """The subscription's next ``count`` change notifications are never delivered."""
+        return self.request(
+            "POST", f"/subscriptions/{subscription_id}/lose-notifications", json={"count": count}
+        )
+
     def subscriptions(self, tenant: str | None = None) -> list[dict]:
         params = {"tenant": tenant} if tenant else None
         return self.request("GET", "/subscriptions", params=params)["value"]

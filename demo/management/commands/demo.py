@@ -4,8 +4,9 @@ Runs as one of the `make run` processes. Once the Graph simulator has written
 its demo tenant file, it creates the Teams integration account for that tenant
 the demo contact center's 800 agents, its default presence rule and enough
 system users that sign in (each only when missing; system users the tenant
-lost are put back), then drives the demo contact center (demo/driver.py)
-and stays up so `make run` keeps every process together.
+lost are put back) and the chat service account, then drives the demo contact
+center (demo/driver.py: agent events, and now and then an expert conference) and
+stays up so `make run` keeps every process together.
 """
 
 import json
@@ -23,6 +24,7 @@ from demo.seed import (
     DEMO_UNIT_NAME,
     demo_account_ensure,
     demo_agents_ensure,
+    demo_chat_account_ensure,
     demo_rule_ensure,
     demo_system_users_ensure,
 )
@@ -50,6 +52,13 @@ class Command(BaseCommand):
             help="where the demo contact center receives ACD deliveries (DEMO_WEBHOOK_PORT)",
         )
         parser.add_argument("--rate", type=float, default=2.0, help="agent events per second")
+        parser.add_argument(
+            "--chat-every",
+            type=float,
+            default=float(os.environ.get("DEMO_CHAT_EVERY_SECONDS", "").strip() or 60),
+            help="seconds between two demo expert conferences, 0 for none "
+            "(DEMO_CHAT_EVERY_SECONDS)",
+        )
 
     def handle(self, *args, **options) -> None:
         if not options["once"]:
@@ -79,6 +88,7 @@ class Command(BaseCommand):
             console_url=options["console_url"],
             webhook_port=options["webhook_port"],
             rate=options["rate"],
+            chat_every=options["chat_every"],
         )
         driver.run(tenant["tenant_id"])
         return self._idle()
@@ -123,6 +133,17 @@ class Command(BaseCommand):
                 )
             if created:
                 self.stdout.write(f"demo: created {created} system users for subscriptions")
+        try:
+            marked = demo_chat_account_ensure()
+        except Exception as exc:  # the demo goes on without conferences
+            self.stderr.write(f"demo: could not set up the chat service account: {exc}")
+        else:
+            if marked is not None:
+                ready = "" if marked.ready else f" (not ready: {marked.status_detail})"
+                self.stdout.write(
+                    f"demo: marked {marked.system_user.username} as the chat service account"
+                    + ready
+                )
 
     def _ensure_account(self, tenant: dict) -> None:
         account = demo_account_ensure(tenant)
