@@ -31,6 +31,7 @@ ROUTED_TASKS = {
         "integrations.account.read_secret_expiry",
         "integrations.account.test_connection",
         "integrations.jobs.recover_stranded",
+        "integrations.setup.run",
         "presence.subscriptions.sync",
         "presence.subscriptions.system_users_create",
     ),
@@ -52,6 +53,7 @@ ROUTED_TASKS = {
     BULK: (
         "accounts.directory.sync",
         "accounts.directory.sync_when_due",
+        "integrations.setup.run_nightly",
         "presence.to_acd.reconcile",
     ),
 }

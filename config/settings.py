@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.csp import CSP
 
 from config.env import env_bool, env_int, env_list, env_str, require_in_production
@@ -225,6 +226,9 @@ SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 15)
 CCBRIDGE_PUBLIC_URL = env_str(
     "CCBRIDGE_PUBLIC_URL", f"http://127.0.0.1:{env_int('CCBRIDGE_PORT', 8000)}"
 ).rstrip("/")
+# The redirect URI the setup page expects on the app registration; empty means
+# CCBRIDGE_PUBLIC_URL + "/signin/".
+SETUP_REDIRECT_URI = env_str("SETUP_REDIRECT_URI", "")
 
 # --- Auth, sessions, security ----------------------------------------------
 LOGIN_URL = "console:login"
@@ -326,6 +330,14 @@ CELERY_BEAT_SCHEDULE["chat-subscription-maintain"] = {
     "task": "chat.subscription.maintain",
     "schedule": 60.0,
     "options": {"expires": 60.0},
+}
+
+# The setup checks run every night, so a secret about to expire or a consent
+# withdrawn in Azure shows before users notice.
+CELERY_BEAT_SCHEDULE["setup-checks-nightly"] = {
+    "task": "integrations.setup.run_nightly",
+    "schedule": crontab(hour=env_int("SETUP_CHECKS_HOUR", 2), minute=30),
+    "options": {"expires": 3600.0},
 }
 
 CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {

@@ -13,6 +13,7 @@ class NavItem:
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "console:dashboard", "console.view_dashboard"),
     NavItem("Teams account", "integrations:account", "integrations.view_integrationaccount"),
+    NavItem("Setup", "integrations:setup", "integrations.view_setuprun"),
     NavItem("Directory", "accounts:directory", "accounts.view_directoryuser"),
     NavItem("Mapping", "accounts:mapping", "accounts.view_agent"),
     NavItem("Rules", "presence:rule_list", "presence.view_presencerule"),

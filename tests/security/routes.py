@@ -11,7 +11,7 @@ opened for real (200, not 404).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,7 +23,7 @@ from django.utils import timezone
 from chat.media import media_token
 from chat.models import Conference
 from integrations.apikeys import api_key_create
-from integrations.models import ApiKey, ConnectionTest, JobRun
+from integrations.models import ApiKey, ConnectionTest, JobRun, SetupRun
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.factories import SupervisorFactory
@@ -94,6 +94,8 @@ ROUTES: dict[str, Route] = {
     "integrations:test_connection": R(A.ADMIN, get=405),
     "integrations:test_result": R(A.SUPERVISOR, arg="connection_test", get_only=True),
     "integrations:account_delete": R(A.ADMIN),
+    "integrations:setup": R(A.READ_ONLY),
+    "integrations:setup_result": R(A.SUPERVISOR, arg="setup_run", get_only=True),
     "integrations:apikey_list": R(A.ADMIN, get_only=True),
     "integrations:apikey_create": R(A.ADMIN),
     "integrations:apikey_revoke": R(A.ADMIN, arg="api_key"),
@@ -215,6 +217,7 @@ class World:
     system_user: SystemUser
     delivery: AcdDelivery
     conference: Conference
+    setup_run: SetupRun = field(default_factory=lambda: SetupRun.objects.create())
 
     @property
     def agent_external_id(self) -> str:
