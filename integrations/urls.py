@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/tests/<int:pk>/", views.test_result, name="test_result"),
     path("account/delete/", views.account_delete, name="account_delete"),
     path("setup/", setup_views.setup, name="setup"),
+    path("setup/manifest.json", setup_views.setup_manifest, name="setup_manifest"),
     path("setup/runs/<int:pk>/", setup_views.setup_result, name="setup_result"),
     path("api-keys/", apikey_views.apikey_list, name="apikey_list"),
     path("api-keys/new/", apikey_views.apikey_create, name="apikey_create"),

@@ -1,5 +1,6 @@
 """The setup page: every check of the Azure set-up, run on demand and nightly."""
 
+import json
 from itertools import groupby
 
 from django.contrib.auth.decorators import permission_required
@@ -9,6 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from integrations.models import SetupRun
+from integrations.setup.collect import redirect_uri
+from integrations.setup.manifest import manifest
 from integrations.setup.services import setup_run_latest, setup_run_settle
 from integrations.setup.tasks import setup_run_enqueue
 
@@ -22,7 +25,12 @@ def _context(request: HttpRequest, run: SetupRun | None) -> dict:
         "groups": [(name, list(items)) for name, items in groupby(rows, key=lambda r: r["group"])],
         "counts": {s: sum(1 for r in rows if r["state"] == s) for s in ("green", "amber", "red")},
         "can_run": request.user.has_perm("integrations.add_setuprun"),
+        "manifest": _manifest_text(),
     }
+
+
+def _manifest_text() -> str:
+    return json.dumps(manifest(redirect_uri=redirect_uri()), indent=2)
 
 
 @require_http_methods(["GET", "POST"])
@@ -46,3 +54,12 @@ def setup(request: HttpRequest) -> HttpResponse:
 def setup_result(request: HttpRequest, pk: int) -> HttpResponse:
     run = setup_run_settle(get_object_or_404(SetupRun.objects.select_related("job"), pk=pk))
     return render(request, f"{TEMPLATE}#results", _context(request, run))
+
+
+@require_GET
+@permission_required("integrations.view_setuprun", raise_exception=True)
+def setup_manifest(request: HttpRequest) -> HttpResponse:
+    """The app manifest as a file to download."""
+    response = HttpResponse(_manifest_text(), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="ccbridge-app-manifest.json"'
+    return response
