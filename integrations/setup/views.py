@@ -9,11 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.models import Agent
 from integrations.models import SetupRun
 from integrations.setup.collect import redirect_uri
 from integrations.setup.manifest import manifest
 from integrations.setup.services import setup_run_latest, setup_run_settle
 from integrations.setup.tasks import setup_run_enqueue
+from integrations.setup.troubleshoot import agent_facts, chain, first_broken
 
 TEMPLATE = "integrations/setup.html"
 
@@ -63,3 +65,15 @@ def setup_manifest(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(_manifest_text(), content_type="application/json")
     response["Content-Disposition"] = 'attachment; filename="ccbridge-app-manifest.json"'
     return response
+
+
+@require_GET
+@permission_required("accounts.view_agent", raise_exception=True)
+def agent_troubleshoot(request: HttpRequest, agent_id: int) -> HttpResponse:
+    """Why isn't presence syncing for one agent: the chain, and its first broken link."""
+    agent = get_object_or_404(
+        Agent.objects.select_related("mapping__directory_user", "business_unit"), pk=agent_id
+    )
+    links = chain(agent_facts(agent))
+    context = {"agent": agent, "links": links, "broken": first_broken(links)}
+    return render(request, "integrations/agent_troubleshoot.html", context)

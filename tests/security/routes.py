@@ -95,6 +95,7 @@ ROUTES: dict[str, Route] = {
     "integrations:test_result": R(A.SUPERVISOR, arg="connection_test", get_only=True),
     "integrations:account_delete": R(A.ADMIN),
     "integrations:setup": R(A.READ_ONLY),
+    "integrations:agent_troubleshoot": R(A.SUPERVISOR, arg="agent", get_only=True),
     "integrations:setup_manifest": R(A.SUPERVISOR, get_only=True),
     "integrations:setup_result": R(A.SUPERVISOR, arg="setup_run", get_only=True),
     "integrations:apikey_list": R(A.ADMIN, get_only=True),
