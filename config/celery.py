@@ -15,7 +15,13 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # presence keeps a tasks module in each part of the sync engine.
 app.autodiscover_tasks(
-    ["presence.to_teams", "presence.to_acd", "presence.subscriptions", "integrations.setup"]
+    [
+        "presence.to_teams",
+        "presence.to_acd",
+        "presence.subscriptions",
+        "integrations.setup",
+        "console.alerts",
+    ]
 )
 
 # Task names. Every task is declared with an explicit, stable ``name=``:

@@ -41,6 +41,7 @@ ROUTED_TASKS = {
         "chat.inbound.notifications_process",
         "chat.subscription.lifecycle",
         "chat.subscription.maintain",
+        "console.alerts.evaluate",
         "integrations.account.refresh_token",
         "presence.to_acd.deliver",
         "presence.to_acd.deliveries_retry",

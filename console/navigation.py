@@ -24,6 +24,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Users", "console:user_list", "console.manage_users"),
     NavItem("API keys", "integrations:apikey_list", "integrations.view_apikey"),
     NavItem("ACD webhook", "sync:acd_settings", "presence.view_acdendpoint"),
+    NavItem("Alerts", "console:alerts", "console.manage_alerts"),
     NavItem("Audit log", "console:audit_log", "console.view_auditlog"),
 )
 

@@ -84,6 +84,7 @@ ROUTES: dict[str, Route] = {
     "console:job_detail": R(A.SUPERVISOR, arg="job", get_only=True),
     "console:selfcheck_start": R(A.ADMIN, get=405),
     "console:audit_log": R(A.ADMIN, get_only=True),
+    "console:alerts": R(A.ADMIN),
     "console:user_list": R(A.ADMIN, get_only=True),
     "console:user_create": R(A.ADMIN),
     "console:user_edit": R(A.ADMIN, arg="user"),
