@@ -266,6 +266,22 @@ def roles_check(username: str, roles: Iterable[DirectoryRole] | None, *, error: 
     return Check(key, group, title, State.GREEN, f"Directory roles: {names}.")
 
 
+def chat_account_check(username: str, *, ready: bool, detail: str) -> Check:
+    """The chat service account, as the expert chat feature last found it."""
+    key, group, title = "accounts.chat_service_account", Group.ACCOUNTS, "Chat service account"
+    if ready:
+        return Check(key, group, title, State.GREEN, f"{username} is ready to speak in chats.")
+    return Check(
+        key,
+        group,
+        title,
+        State.RED,
+        f"{username} is not ready. {detail}".strip(),
+        "Open System users → Chat service account, fix what it says, then press Save and "
+        "check chat scopes.",
+    )
+
+
 # --- the public webhook ----------------------------------------------------------------
 
 

@@ -142,6 +142,15 @@ def _accounts(client: GraphClient) -> list[Check]:
                 "Add one under System users, or Create in Azure.",
             )
         )
+    chat_account = ChatServiceAccount.objects.select_related("system_user").first()
+    if chat_account is not None:
+        rows.append(
+            checks.chat_account_check(
+                chat_account.system_user.username,
+                ready=chat_account.ready,
+                detail=chat_account.status_detail,
+            )
+        )
     for user in users:
         system_user_check(user)
         rows.append(

@@ -242,6 +242,24 @@ def test_no_system_user_is_amber(tenant):
     assert _state(_run(), "accounts.none") == "amber"
 
 
+def test_the_chat_service_account_reports_into_the_page(tenant, system_user):
+    from chat.models import ChatServiceAccount
+
+    account = ChatServiceAccount.objects.create(
+        system_user=system_user, ready=False, status_detail="Chat.ReadWrite is not consented."
+    )
+    rows = _run()
+    assert _state(rows, "accounts.chat_service_account") == "red"
+    assert "Chat.ReadWrite is not consented." in rows["accounts.chat_service_account"]["evidence"]
+    # Chat is in use now: its permissions are needed, not optional.
+    assert (
+        "needed for expert chat" in rows["permissions.application.Chat.ReadWrite.All"]["evidence"]
+    )
+
+    ChatServiceAccount.objects.filter(pk=account.pk).update(ready=True)
+    assert _state(_run(), "accounts.chat_service_account") == "green"
+
+
 # --- public webhook ----------------------------------------------------------------------
 
 
