@@ -31,6 +31,8 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
                 "Users",
                 "API keys",
                 "ACD webhook",
+                "Setup",
+                "Alerts",
                 "Audit log",
             ],
             [],
@@ -38,8 +40,17 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
         (
             "supervisor",
             "sam",
-            ["Dashboard", "Teams account", "Directory", "Mapping", "Rules", "Board", "Jobs"],
-            ["System users", "Users", "API keys", "ACD webhook", "Audit log"],
+            [
+                "Dashboard",
+                "Teams account",
+                "Setup",
+                "Directory",
+                "Mapping",
+                "Rules",
+                "Board",
+                "Jobs",
+            ],
+            ["System users", "Users", "API keys", "ACD webhook", "Alerts", "Audit log"],
         ),
     ],
 )
