@@ -52,3 +52,18 @@ def test_a_round_runs_in_the_worker_and_the_page_shows_its_rows(
     assert 'data-check="webhook.https" data-state="red"' in page
     assert run.state == "red"
     assert run.job.progress_done == run.job.progress_total == 4
+
+
+def test_the_nightly_round_is_scheduled_and_never_runs_twice_at_once(db, settings):
+    from integrations.setup.tasks import setup_run_nightly
+
+    entry = settings.CELERY_BEAT_SCHEDULE["setup-checks-nightly"]
+    assert entry["task"] == setup_run_nightly.name == "integrations.setup.run_nightly"
+    assert (entry["schedule"].hour, entry["schedule"].minute) == ({2}, {30})
+
+    setup_run_nightly()
+    setup_run_nightly()  # the first round has not finished: nothing more is queued
+
+    run = SetupRun.objects.get()
+    assert run.nightly
+    assert run.job.kind == "setup.checks"
