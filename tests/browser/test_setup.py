@@ -23,8 +23,14 @@ def https_worker(monkeypatch, test_database_url, graphsim, graph_settings, tmp_p
     of its own, so the session's worker (plain HTTP) never takes the rounds."""
     monkeypatch.setattr(settings, "CCBRIDGE_PUBLIC_URL", PUBLIC_URL)
     queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-setup"
-    routes = {"integrations.setup.run": {"queue": queue_name(queue, "interactive")}}
+    routes = {
+        **settings.CELERY_TASK_ROUTES,
+        "integrations.setup.run": {"queue": queue_name(queue, "interactive")},
+    }
     monkeypatch.setitem(current_app.conf, "task_routes", routes)
+    # Celery builds its router once; make it read the table above (both are put back).
+    monkeypatch.setattr(current_app.amqp, "_rtable", None)
+    monkeypatch.delitem(current_app.amqp.__dict__, "router", raising=False)
     worker = worker_start(
         database_url=test_database_url,
         graphsim=graphsim,
