@@ -14,7 +14,15 @@ app = Celery("ccbridge")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # presence keeps a tasks module in each part of the sync engine.
-app.autodiscover_tasks(["presence.to_teams", "presence.to_acd", "presence.subscriptions"])
+app.autodiscover_tasks(
+    [
+        "presence.to_teams",
+        "presence.to_acd",
+        "presence.subscriptions",
+        "integrations.setup",
+        "console.alerts",
+    ]
+)
 
 # Task names. Every task is declared with an explicit, stable ``name=``:
 # "<app>.<concern>.<action>", e.g. "presence.to_teams.agent_events_apply" or

@@ -31,6 +31,7 @@ ROUTED_TASKS = {
         "integrations.account.read_secret_expiry",
         "integrations.account.test_connection",
         "integrations.jobs.recover_stranded",
+        "integrations.setup.run",
         "presence.subscriptions.sync",
         "presence.subscriptions.system_users_create",
     ),
@@ -40,6 +41,7 @@ ROUTED_TASKS = {
         "chat.inbound.notifications_process",
         "chat.subscription.lifecycle",
         "chat.subscription.maintain",
+        "console.alerts.evaluate",
         "integrations.account.refresh_token",
         "presence.to_acd.deliver",
         "presence.to_acd.deliveries_retry",
@@ -52,6 +54,7 @@ ROUTED_TASKS = {
     BULK: (
         "accounts.directory.sync",
         "accounts.directory.sync_when_due",
+        "integrations.setup.run_nightly",
         "presence.to_acd.reconcile",
     ),
 }

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.csp import CSP
 
 from config.env import env_bool, env_int, env_list, env_str, require_in_production
@@ -225,6 +226,34 @@ SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 15)
 CCBRIDGE_PUBLIC_URL = env_str(
     "CCBRIDGE_PUBLIC_URL", f"http://127.0.0.1:{env_int('CCBRIDGE_PORT', 8000)}"
 ).rstrip("/")
+# Alert emails (console/alerts), through Django 6.1's MAILERS. With EMAIL_HOST they go
+# out over SMTP; without it (`make run`) they are written to the console log. Either
+# way every one sent is also on the Alerts screen's outbox. In production EMAIL_HOST
+# defaults to a mail server on this machine, as Django's did; an alert it refuses
+# shows on the outbox as not sent.
+_EMAIL_HOST = env_str("EMAIL_HOST", "" if DEBUG else "localhost")
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _EMAIL_HOST,
+                "port": env_int("EMAIL_PORT", 587),
+                "username": env_str("EMAIL_HOST_USER", ""),
+                "password": env_str("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env_bool("EMAIL_USE_TLS", True),
+                "timeout": 20,
+            },
+        }
+        if _EMAIL_HOST
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ccbridge@localhost")
+
+# The redirect URI the setup page expects on the app registration; empty means
+# CCBRIDGE_PUBLIC_URL + "/signin/".
+SETUP_REDIRECT_URI = env_str("SETUP_REDIRECT_URI", "")
 
 # --- Auth, sessions, security ----------------------------------------------
 LOGIN_URL = "console:login"
@@ -324,6 +353,20 @@ CELERY_BEAT_SCHEDULE["chat-invitations-expire"] = {
 # The chat-message subscription: create, renew before expiry, repair.
 CELERY_BEAT_SCHEDULE["chat-subscription-maintain"] = {
     "task": "chat.subscription.maintain",
+    "schedule": 60.0,
+    "options": {"expires": 60.0},
+}
+
+# The setup checks run every night, so a secret about to expire or a consent
+# withdrawn in Azure shows before users notice.
+CELERY_BEAT_SCHEDULE["setup-checks-nightly"] = {
+    "task": "integrations.setup.run_nightly",
+    "schedule": crontab(hour=env_int("SETUP_CHECKS_HOUR", 2), minute=30),
+    "options": {"expires": 3600.0},
+}
+
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
+    "task": "console.alerts.evaluate",
     "schedule": 60.0,
     "options": {"expires": 60.0},
 }

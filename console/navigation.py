@@ -13,6 +13,7 @@ class NavItem:
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Dashboard", "console:dashboard", "console.view_dashboard"),
     NavItem("Teams account", "integrations:account", "integrations.view_integrationaccount"),
+    NavItem("Setup", "integrations:setup", "integrations.view_setuprun"),
     NavItem("Directory", "accounts:directory", "accounts.view_directoryuser"),
     NavItem("Mapping", "accounts:mapping", "accounts.view_agent"),
     NavItem("Rules", "presence:rule_list", "presence.view_presencerule"),
@@ -24,6 +25,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Users", "console:user_list", "console.manage_users"),
     NavItem("API keys", "integrations:apikey_list", "integrations.view_apikey"),
     NavItem("ACD webhook", "sync:acd_settings", "presence.view_acdendpoint"),
+    NavItem("Alerts", "console:alerts", "console.manage_alerts"),
     NavItem("Audit log", "console:audit_log", "console.view_auditlog"),
 )
 

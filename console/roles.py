@@ -17,6 +17,7 @@ SUPERVISOR_PERMISSIONS = (
     "console.view_dashboard",
     "integrations.view_jobrun",
     "integrations.view_integrationaccount",
+    "integrations.view_setuprun",
     "accounts.view_directoryuser",
     "accounts.sync_directory",
     "accounts.view_agent",

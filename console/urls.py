@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from console import views
+from console.alerts import views as alert_views
 
 app_name = "console"
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("jobs/selfcheck/", views.selfcheck_start, name="selfcheck_start"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("alerts/", alert_views.alerts, name="alerts"),
     path("users/", views.user_list, name="user_list"),
     path("users/new/", views.user_create, name="user_create"),
     path("users/<int:pk>/", views.user_edit, name="user_edit"),

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from graphsim import applications, batch, chat, groups, presence
+from graphsim import applications, batch, chat, groups, presence, tenant_setup
 from graphsim.control import chat as control_chat
 from graphsim.control import directory, simulator, tenants
 from graphsim.control import subscriptions as control_subscriptions
+from graphsim.control import tenant_setup as control_tenant_setup
 from graphsim.control.api import ControlApi
 from graphsim.core.certs import ensure_tls_files, server_ssl_context
 from graphsim.core.routing import Router
@@ -28,6 +29,7 @@ from graphsim.users import handlers as users
 # Graph routes are tried in this order; housekeeping chores run in it too
 # (presence expires before subscriptions are dropped).
 AREAS: tuple[Area, ...] = (
+    tenant_setup.AREA,
     users.AREA,
     groups.AREA,
     applications.AREA,
@@ -42,6 +44,7 @@ CONTROL = (
     *directory.ROUTES,
     *control_subscriptions.ROUTES,
     *control_chat.ROUTES,
+    *control_tenant_setup.ROUTES,
 )
 
 

@@ -15,7 +15,7 @@ from graphsim.users.resource import not_found
 
 APP_PROPERTIES = frozenset(
     ["id", "appId", "displayName", "passwordCredentials", "keyCredentials", "signInAudience",
-     "createdDateTime", "requiredResourceAccess"]
+     "createdDateTime", "requiredResourceAccess", "web"]
 )  # fmt: skip
 APPLICATION_READ: Perms = (
     ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"),
@@ -39,9 +39,18 @@ def application_json(app: App) -> dict[str, Any]:
         "displayName": app.display_name,
         "passwordCredentials": [s.graph() for s in app.secrets],
         "keyCredentials": [],
-        "signInAudience": "AzureADMyOrg",
+        "signInAudience": app.sign_in_audience,
         "createdDateTime": None,
         "requiredResourceAccess": [],
+        "web": {
+            "homePageUrl": None,
+            "logoutUrl": None,
+            "redirectUris": list(app.redirect_uris),
+            "implicitGrantSettings": {
+                "enableAccessTokenIssuance": False,
+                "enableIdTokenIssuance": False,
+            },
+        },
     }
 
 

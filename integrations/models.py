@@ -15,6 +15,7 @@ JOB_KIND_LABELS = {
     "subscriptions.sync": "Subscription sync",
     "subscriptions.maintain": "Subscription maintenance",
     "system_users.create": "Create system users",
+    "setup.checks": "Setup checks",
 }
 
 
@@ -324,3 +325,22 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class SetupRun(models.Model):
+    """One round of the setup checks (integrations/setup), shown on the setup page."""
+
+    job = models.OneToOneField(JobRun, null=True, on_delete=models.SET_NULL)
+    # [{"key", "group", "title", "state", "evidence", "fix"}], in the guides' order.
+    checks = models.JSONField(default=list, blank=True)
+    # green / amber / red once finished; empty while running.
+    state = models.CharField(max_length=8, blank=True)
+    nightly = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"setup checks {self.created_at:%Y-%m-%d %H:%M} {self.state or 'running'}"

@@ -50,6 +50,8 @@ def app_view(app: App, secret: str | None = None) -> dict[str, Any]:
         "display_name": app.display_name,
         "permissions": app.permissions,
         "delegated": app.delegated,
+        "sign_in_audience": app.sign_in_audience,
+        "redirect_uris": app.redirect_uris,
         "secrets": application_json(app)["passwordCredentials"],
     }
     if secret is not None:
@@ -125,6 +127,10 @@ def update_app(sim: Sim, req: Request, t: str, c: str) -> tuple[int, Any]:
             app.delegated = list(body["delegated"] or [])
         if "display_name" in body:
             app.display_name = str(body["display_name"])
+        if "sign_in_audience" in body:
+            app.sign_in_audience = str(body["sign_in_audience"])
+        if "redirect_uris" in body:
+            app.redirect_uris = [str(uri) for uri in body["redirect_uris"] or []]
         if "secret_expires_at" in body:
             end = _when(body["secret_expires_at"], timedelta(days=180))
             for secret in app.secrets:

@@ -57,6 +57,7 @@ def tenant_json(tenant: Tenant) -> dict[str, Any]:
                 "force_change": user.force_change,
                 "mfa_required": user.mfa_required,
                 "version": user.version,
+                "roles": list(user.roles),
             }
             for user in tenant.users.values()
         ],
@@ -68,6 +69,8 @@ def tenant_json(tenant: Tenant) -> dict[str, Any]:
                 "display_name": app.display_name,
                 "permissions": list(app.permissions),
                 "delegated": list(app.delegated),
+                "sign_in_audience": app.sign_in_audience,
+                "redirect_uris": list(app.redirect_uris),
                 "secrets": [
                     {
                         "key_id": s.key_id,
@@ -89,6 +92,7 @@ def tenant_json(tenant: Tenant) -> dict[str, Any]:
             {"id": t.id, "version": t.version, "reason": t.reason} for t in tenant.tombstones
         ],
         "chats": chats_json(tenant.chats),
+        "security_defaults": tenant.security_defaults,
     }
 
 
@@ -105,6 +109,7 @@ def tenant_from_json(data: dict[str, Any]) -> Tenant:
             force_change=bool(item["force_change"]),
             mfa_required=bool(item["mfa_required"]),
             version=int(item["version"]),
+            roles=list(item.get("roles", [])),
         )
         tenant.users[user.id] = user
         tenant.upn_index[user.upn.lower()] = user.id
@@ -127,6 +132,8 @@ def tenant_from_json(data: dict[str, Any]) -> Tenant:
             permissions=list(item["permissions"]),
             delegated=list(item["delegated"]),
             secrets=secrets,
+            sign_in_audience=str(item.get("sign_in_audience", "AzureADMyOrg")),
+            redirect_uris=list(item.get("redirect_uris", [])),
         )
     for item in data["groups"]:
         tenant.groups[item["id"]] = Group(item["id"], item["display_name"], list(item["members"]))
@@ -135,6 +142,7 @@ def tenant_from_json(data: dict[str, Any]) -> Tenant:
     ]
     # Files written before chats were kept have none.
     tenant.chats = chats_from_json(data.get("chats", []))
+    tenant.security_defaults = bool(data.get("security_defaults", False))
     tenant.version = int(data["version"])
     tenant.presence_sequence = int(data["presence_sequence"])
     return tenant

@@ -64,6 +64,9 @@ class App:
     permissions: list[str]
     delegated: list[str]
     secrets: list[Secret] = field(default_factory=list)
+    # The registration's own settings that setup checks read.
+    sign_in_audience: str = "AzureADMyOrg"
+    redirect_uris: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +79,8 @@ class User:
     force_change: bool = False
     mfa_required: bool = False
     version: int = 0
+    # Display names of the directory roles the user holds (graphsim.directory_roles).
+    roles: list[str] = field(default_factory=list)
 
     @property
     def upn(self) -> str:
@@ -136,6 +141,8 @@ class Tenant:
         self.tombstones: list[Tombstone] = []
         self.presence: dict[str, PresenceRecord] = {}
         self.chats: dict[str, Chat] = {}
+        # Security defaults make every password sign-in demand MFA (AADSTS50076).
+        self.security_defaults = False
         self.version = 0
         self.presence_sequence = 0
         # Advanced by every change worth keeping across a restart (not presence).

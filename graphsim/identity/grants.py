@@ -171,7 +171,7 @@ class TokenService:
             )
         if user.force_change:
             raise IdentityError(50055, "The password is expired.")
-        if user.mfa_required:
+        if user.mfa_required or tenant.security_defaults:
             raise IdentityError(
                 50076,
                 "Due to a configuration change made by your administrator, or because you moved "
@@ -190,7 +190,7 @@ class TokenService:
             raise IdentityError(
                 50057, "The user account is disabled or no longer exists in the directory."
             )
-        if user.mfa_required:
+        if user.mfa_required or tenant.security_defaults:
             raise IdentityError(
                 50076,
                 "Due to a configuration change made by your administrator, or because you moved "

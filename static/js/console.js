@@ -24,3 +24,20 @@ document.addEventListener("keydown", (event) => {
     box.dispatchEvent(new Event("search"));
   }
 });
+
+// Copy buttons: data-copy names the element whose text goes to the clipboard; the
+// page's [data-copy-status] says it worked (or how to copy by hand when it did not).
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) {
+    return;
+  }
+  const source = document.querySelector(button.dataset.copy);
+  const status = document.querySelector("[data-copy-status]");
+  try {
+    await navigator.clipboard.writeText(source.textContent);
+    if (status) status.textContent = "Copied to the clipboard.";
+  } catch {
+    if (status) status.textContent = "The browser refused to copy: select the text and copy it.";
+  }
+});

@@ -32,6 +32,8 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
                 "Users",
                 "API keys",
                 "ACD webhook",
+                "Setup",
+                "Alerts",
                 "Audit log",
             ],
             [],
@@ -42,6 +44,7 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
             [
                 "Dashboard",
                 "Teams account",
+                "Setup",
                 "Directory",
                 "Mapping",
                 "Rules",
@@ -49,7 +52,7 @@ def sign_in(page: Page, base_url: str, username: str) -> None:
                 "Chats",
                 "Jobs",
             ],
-            ["System users", "Users", "API keys", "ACD webhook", "Audit log"],
+            ["System users", "Users", "API keys", "ACD webhook", "Alerts", "Audit log"],
         ),
     ],
 )

@@ -29,7 +29,8 @@ HTML_PAGES = [
     if key in ROUTES
     and ROUTES[key].get == 200
     and ROUTES[key].access not in (Access.API, Access.WEBHOOK, Access.PUBLIC, Access.SIGNED_LINK)
-    and key != "api:openapi-json"
+    # JSON downloads, not pages.
+    and key not in ("api:openapi-json", "integrations:setup_manifest")
 ]
 
 

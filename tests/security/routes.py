@@ -11,7 +11,7 @@ opened for real (200, not 404).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,7 +23,7 @@ from django.utils import timezone
 from chat.media import media_token
 from chat.models import Conference
 from integrations.apikeys import api_key_create
-from integrations.models import ApiKey, ConnectionTest, JobRun
+from integrations.models import ApiKey, ConnectionTest, JobRun, SetupRun
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.factories import SupervisorFactory
@@ -84,6 +84,7 @@ ROUTES: dict[str, Route] = {
     "console:job_detail": R(A.SUPERVISOR, arg="job", get_only=True),
     "console:selfcheck_start": R(A.ADMIN, get=405),
     "console:audit_log": R(A.ADMIN, get_only=True),
+    "console:alerts": R(A.ADMIN),
     "console:user_list": R(A.ADMIN, get_only=True),
     "console:user_create": R(A.ADMIN),
     "console:user_edit": R(A.ADMIN, arg="user"),
@@ -94,6 +95,10 @@ ROUTES: dict[str, Route] = {
     "integrations:test_connection": R(A.ADMIN, get=405),
     "integrations:test_result": R(A.SUPERVISOR, arg="connection_test", get_only=True),
     "integrations:account_delete": R(A.ADMIN),
+    "integrations:setup": R(A.READ_ONLY),
+    "integrations:agent_troubleshoot": R(A.SUPERVISOR, arg="agent", get_only=True),
+    "integrations:setup_manifest": R(A.SUPERVISOR, get_only=True),
+    "integrations:setup_result": R(A.SUPERVISOR, arg="setup_run", get_only=True),
     "integrations:apikey_list": R(A.ADMIN, get_only=True),
     "integrations:apikey_create": R(A.ADMIN),
     "integrations:apikey_revoke": R(A.ADMIN, arg="api_key"),
@@ -217,6 +222,7 @@ class World:
     system_user: SystemUser
     delivery: AcdDelivery
     conference: Conference
+    setup_run: SetupRun = field(default_factory=lambda: SetupRun.objects.create())
 
     @property
     def agent_external_id(self) -> str:
