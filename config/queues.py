@@ -31,6 +31,7 @@ ROUTED_TASKS = {
         "integrations.account.read_secret_expiry",
         "integrations.account.test_connection",
         "integrations.jobs.recover_stranded",
+        "mailboxes.test.run",
         "presence.subscriptions.sync",
         "presence.subscriptions.system_users_create",
     ),

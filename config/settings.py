@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "accounts",
     "presence",
     "chat",
+    "mailboxes",
     "console",
 ]
 # The demo contact center and demo seed of `make run`: on with DEBUG unless CCBRIDGE_DEMO
@@ -327,6 +328,10 @@ CELERY_BEAT_SCHEDULE["chat-subscription-maintain"] = {
     "schedule": 60.0,
     "options": {"expires": 60.0},
 }
+
+# --- Office 365 mailboxes (mailboxes/) ------------------------------------------------
+# How long Test mailbox waits for its test message to arrive in the mailbox.
+MAILBOX_TEST_ARRIVAL_SECONDS = env_int("MAILBOX_TEST_ARRIVAL_SECONDS", 60)
 
 CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {
     "task": "presence.to_acd.deliveries_retry",

@@ -29,6 +29,25 @@ def _guid(value: str, label: str) -> str:
         return _bad_guid(label)
 
 
+def guid_clean(value: str, label: str) -> str:
+    """``value`` as a canonical GUID; raises ValidationError naming ``label``."""
+    return _guid(value, label)
+
+
+def tenant_clean(value: str) -> str:
+    """A Directory (tenant) ID: a GUID or a verified domain (lower-cased); raises
+    ValidationError otherwise."""
+    value = value.strip()
+    if len(value) == 36 and value.count("-") == 4:
+        return _guid(value, "Directory (tenant) ID")
+    if DOMAIN_RE.match(value):
+        return value.lower()
+    raise forms.ValidationError(
+        "Enter the tenant as a GUID or a verified domain name (e.g. contoso.onmicrosoft.com).",
+        code="tenant",
+    )
+
+
 def _bad_guid(label: str):
     raise forms.ValidationError(
         f"{label} must be a GUID like 00000000-0000-0000-0000-000000000000.", code="guid"
@@ -129,15 +148,7 @@ class IntegrationAccountForm(forms.ModelForm):
         return _guid(self.cleaned_data["client_id"], "Client ID")
 
     def clean_tenant(self) -> str:
-        value = self.cleaned_data["tenant"].strip()
-        if len(value) == 36 and value.count("-") == 4:
-            return _guid(value, "Directory (tenant) ID")
-        if DOMAIN_RE.match(value):
-            return value.lower()
-        raise forms.ValidationError(
-            "Enter the tenant as a GUID or a verified domain name (e.g. contoso.onmicrosoft.com).",
-            code="tenant",
-        )
+        return tenant_clean(self.cleaned_data["tenant"])
 
 
 class PhoneTypesForm(forms.Form):

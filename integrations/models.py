@@ -15,6 +15,7 @@ JOB_KIND_LABELS = {
     "subscriptions.sync": "Subscription sync",
     "subscriptions.maintain": "Subscription maintenance",
     "system_users.create": "Create system users",
+    "mailbox.test": "Test mailbox",
 }
 
 

@@ -24,6 +24,7 @@ from chat.media import media_token
 from chat.models import Conference
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey, ConnectionTest, JobRun
+from mailboxes.models import Mailbox, MailboxTest
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.factories import SupervisorFactory
@@ -134,6 +135,12 @@ ROUTES: dict[str, Route] = {
     "chat:graph_lifecycle": R(A.WEBHOOK, get=405),
     "chat:media": R(A.SIGNED_LINK, arg="media_token", get_only=True),
     "chat:service_account": R(A.ADMIN, get=405),
+    "mailboxes:list": R(A.READ_ONLY),
+    "mailboxes:detail": R(A.READ_ONLY, arg="mailbox"),
+    "mailboxes:toggle": R(A.ADMIN, get=405, arg="mailbox"),
+    "mailboxes:delete": R(A.ADMIN, arg="mailbox"),
+    "mailboxes:test": R(A.ADMIN, get=405, arg="mailbox"),
+    "mailboxes:test_result": R(A.SUPERVISOR, arg="mailbox_test", get_only=True),
     "sync:board": R(A.SUPERVISOR, get_only=True),
     "sync:agent_history": R(A.SUPERVISOR, arg="agent", get_only=True),
     "api:openapi-json": R(A.SIGNED_IN, get_only=True),
@@ -215,6 +222,8 @@ class World:
     system_user: SystemUser
     delivery: AcdDelivery
     conference: Conference
+    mailbox: Mailbox
+    mailbox_test: MailboxTest
 
     @property
     def agent_external_id(self) -> str:
@@ -281,6 +290,10 @@ def world_create(administrator) -> World:
             expert_name="Avery Quinn",
             invitation_expires_at=timezone.now() + timedelta(minutes=2),
         ),
+        mailbox=(
+            mailbox := Mailbox.objects.create(address="help@contoso.example", display_name="Help")
+        ),
+        mailbox_test=MailboxTest.objects.create(mailbox=mailbox, outcome="passed", headline="ok"),
     )
 
 

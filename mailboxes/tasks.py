@@ -1,0 +1,24 @@
+"""Mailbox tasks: thin wrappers over mailboxes/ services, named "mailboxes.<concern>.<action>"."""
+
+from celery import shared_task
+
+from integrations.jobs import JobContext, JobFailed, tracked_job
+from mailboxes.models import MailboxTest
+from mailboxes.testing import mailbox_test_abort, mailbox_test_run
+
+
+@shared_task(name="mailboxes.test.run", ignore_result=True, soft_time_limit=150, time_limit=180)
+@tracked_job
+def mailbox_test(ctx: JobContext, *, test_id: int) -> None:
+    """Run Test mailbox; the job fails (with the headline) when the test fails."""
+    test = MailboxTest.objects.select_related("mailbox").get(pk=test_id)
+    try:
+        mailbox_test_run(test=test, ctx=ctx)
+    except Exception as exc:
+        # The page polls until the test leaves "pending": never leave it there.
+        mailbox_test_abort(test=test, error=exc)
+        raise
+    if test.outcome == MailboxTest.Outcome.FAILED:
+        failed = next((s for s in test.steps if s["status"] == "failed"), {})
+        raise JobFailed(f"{test.headline}. {failed.get('detail', '')}".strip())
+    ctx.note(test.headline)
