@@ -73,7 +73,7 @@ lock: install
 # With `make run` going in another shell: refresh the README's screenshots.
 screenshots: install
 	$(DEV) $(PY) scripts/screenshots.py --extra automap=/mapping/automap/1/ rules=/rules/ rule=/rules/1/ \
-		agent_rule=/agents/1/rule/ board=/board/ subscriptions=/subscriptions/
+		agent_rule=/agents/1/rule/ board=/board/ subscriptions=/subscriptions/ mailboxes=/mailboxes/
 
 clean:
 	rm -rf var/broker var/staticfiles var/celerybeat-schedule* .pytest_cache
