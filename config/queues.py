@@ -42,6 +42,8 @@ ROUTED_TASKS = {
         "chat.subscription.lifecycle",
         "chat.subscription.maintain",
         "integrations.account.refresh_token",
+        "mailboxes.inbound.catch_up",
+        "mailboxes.inbound.catch_up_all",
         "presence.to_acd.deliver",
         "presence.to_acd.deliveries_retry",
         "presence.to_acd.notifications_process",

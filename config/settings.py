@@ -332,6 +332,15 @@ CELERY_BEAT_SCHEDULE["chat-subscription-maintain"] = {
 # --- Office 365 mailboxes (mailboxes/) ------------------------------------------------
 # How long Test mailbox waits for its test message to arrive in the mailbox.
 MAILBOX_TEST_ARRIVAL_SECONDS = env_int("MAILBOX_TEST_ARRIVAL_SECONDS", 60)
+# How long a signed attachment link handed to the contact center stays valid.
+MAIL_ATTACHMENT_LINK_MAX_AGE_SECONDS = env_int("MAIL_ATTACHMENT_LINK_MAX_AGE_SECONDS", 600)
+# The safety net: every mailbox's inbox is read back this often (delta from the last link).
+MAILBOX_CATCH_UP_INTERVAL_SECONDS = env_int("MAILBOX_CATCH_UP_INTERVAL_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["mailboxes-catch-up"] = {
+    "task": "mailboxes.inbound.catch_up_all",
+    "schedule": float(MAILBOX_CATCH_UP_INTERVAL_SECONDS),
+    "options": {"expires": float(MAILBOX_CATCH_UP_INTERVAL_SECONDS)},
+}
 
 CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {
     "task": "presence.to_acd.deliveries_retry",

@@ -66,6 +66,9 @@ class Mailbox(models.Model):
     move_to_folder_id = models.CharField(max_length=300, blank=True)
     move_to_folder_name = models.CharField("Move processed mail to", max_length=200, blank=True)
     enabled = models.BooleanField(default=True)
+    # Where the next inbox delta round starts; empty: from the beginning.
+    delta_link = models.TextField(blank=True)
+    caught_up_at = models.DateTimeField(null=True, blank=True)
     last_message_in_at = models.DateTimeField(null=True, blank=True)
     last_message_out_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -131,3 +134,46 @@ class MailboxTest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox} test {self.created_at:%Y-%m-%d %H:%M} ({self.outcome})"
+
+
+class MailboxMessage(models.Model):
+    """One message in or out of a mailbox: metadata only (never the body), so the log
+    can be shown and a message delivered to the contact center exactly once."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "Received"
+        OUT = "out", "Sent"
+
+    class State(models.TextChoices):
+        DELIVERED = "delivered", "Handed to the contact center"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    # The key a message is known by: it survives moves (Graph gives a moved message a new id).
+    internet_message_id = models.CharField(max_length=500)
+    graph_message_id = models.CharField(max_length=500, blank=True)
+    conversation_id = models.CharField(max_length=500, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    sender = models.CharField(max_length=254, blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+    attachment_count = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DELIVERED)
+    error = models.TextField(blank=True)
+    acd_delivery_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "internet_message_id"],
+                condition=models.Q(direction="in"),
+                name="mailboxmessage_received_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.internet_message_id}"

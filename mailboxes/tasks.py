@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from integrations.jobs import JobContext, JobFailed, tracked_job
+from mailboxes import inbound
 from mailboxes.models import MailboxTest
 from mailboxes.testing import mailbox_test_abort, mailbox_test_run
 
@@ -22,3 +23,19 @@ def mailbox_test(ctx: JobContext, *, test_id: int) -> None:
         failed = next((s for s in test.steps if s["status"] == "failed"), {})
         raise JobFailed(f"{test.headline}. {failed.get('detail', '')}".strip())
     ctx.note(test.headline)
+
+
+@shared_task(
+    name="mailboxes.inbound.catch_up", ignore_result=True, soft_time_limit=300, time_limit=330
+)
+def mailbox_catch_up(mailbox_id: int, reason: str = "scheduled") -> int:
+    """Hand the mailbox's new inbox messages to the contact center (exactly once)."""
+    return inbound.mailbox_catch_up(mailbox_id, reason=reason)
+
+
+@shared_task(
+    name="mailboxes.inbound.catch_up_all", ignore_result=True, soft_time_limit=50, time_limit=60
+)
+def mailboxes_catch_up_all() -> int:
+    """Beat: queue a catch-up of every enabled mailbox."""
+    return inbound.mailboxes_catch_up_all()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from mailboxes import views
+from mailboxes import attachments, views
 
 app_name = "mailboxes"
 
@@ -13,4 +13,5 @@ urlpatterns = [
     path("mailboxes/<int:pk>/delete/", views.mailbox_delete, name="delete"),
     path("mailboxes/<int:pk>/test/", views.mailbox_test_start, name="test"),
     path("mailboxes/tests/<int:pk>/", views.mailbox_test_result, name="test_result"),
+    path("mail/attachments/<str:token>", attachments.attachment, name="attachment"),
 ]

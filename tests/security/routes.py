@@ -24,6 +24,7 @@ from chat.media import media_token
 from chat.models import Conference
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey, ConnectionTest, JobRun
+from mailboxes.attachments import attachment_link
 from mailboxes.models import Mailbox, MailboxTest
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
@@ -141,6 +142,7 @@ ROUTES: dict[str, Route] = {
     "mailboxes:delete": R(A.ADMIN, arg="mailbox"),
     "mailboxes:test": R(A.ADMIN, get=405, arg="mailbox"),
     "mailboxes:test_result": R(A.SUPERVISOR, arg="mailbox_test", get_only=True),
+    "mailboxes:attachment": R(A.SIGNED_LINK, arg="attachment_token", get_only=True),
     "sync:board": R(A.SUPERVISOR, get_only=True),
     "sync:agent_history": R(A.SUPERVISOR, arg="agent", get_only=True),
     "api:openapi-json": R(A.SIGNED_IN, get_only=True),
@@ -232,6 +234,10 @@ class World:
     @property
     def conference_id(self) -> str:
         return str(self.conference.public_id)
+
+    @property
+    def attachment_token(self) -> str:
+        return attachment_link(self.mailbox.pk, "<m@contoso.example>", "a").rsplit("/", 1)[-1]
 
     @property
     def media_token(self) -> str:
