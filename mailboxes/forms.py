@@ -43,6 +43,7 @@ class MailboxForm(forms.ModelForm):
             "client_id",
             "secret_expires_at",
             "policy_probe_address",
+            "move_to_folder_name",
         ]
         widgets = {"access_type": forms.RadioSelect, "app_source": forms.RadioSelect}
         help_texts = {
@@ -50,6 +51,8 @@ class MailboxForm(forms.ModelForm):
             "app_source": "Used for access without a user. A separate app must be a "
             "single-tenant registration with the application permissions Mail.ReadWrite and "
             "Mail.Send, granted by an administrator.",
+            "move_to_folder_name": "A folder of the mailbox (its display name) that mail "
+            "handed to the contact center is moved to; empty: it stays in the inbox, marked read.",
             "policy_probe_address": "A mailbox ccbridge must NOT be able to read, used by Test "
             "mailbox to check the application access policy. Empty: the directory's first "
             "other user.",
@@ -62,6 +65,9 @@ class MailboxForm(forms.ModelForm):
         if self.instance.pk and self.instance.has_secret:
             self.fields["client_secret"].label = "Replace client secret"
             self.fields["client_secret"].help_text = "Leave empty to keep the stored secret."
+
+    def clean_move_to_folder_name(self) -> str:
+        return self.cleaned_data["move_to_folder_name"].strip()
 
     def clean_address(self) -> str:
         return self.cleaned_data["address"].strip().lower()

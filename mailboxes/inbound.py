@@ -128,6 +128,30 @@ def _error_record(mailbox: Mailbox, text: str) -> None:
     )
 
 
+def _folder_resolve(mailbox: Mailbox, graph: MailboxGraph) -> None:
+    """Find the id of the folder processed mail goes to, by its display name (once)."""
+    if not mailbox.move_to_folder_name or mailbox.move_to_folder_id:
+        return
+    wanted = mailbox.move_to_folder_name.lower()
+    found = next(
+        (
+            f
+            for f in mail.mail_folders(graph.client, graph.mailbox_path)
+            if f.display_name.lower() == wanted
+        ),
+        None,
+    )
+    if found is None:
+        _error_record(
+            mailbox,
+            f'The mailbox has no folder "{mailbox.move_to_folder_name}"; processed mail stays '
+            "in the inbox, marked read. Create the folder in Outlook or pick another.",
+        )
+        return
+    mailbox.move_to_folder_id = found.id
+    Mailbox.objects.filter(pk=mailbox.pk).update(move_to_folder_id=found.id)
+
+
 def mailbox_catch_up(mailbox_id: int, *, reason: str = "scheduled") -> int:
     """Read the inbox delta and hand every new unread message to the contact center.
 
@@ -145,6 +169,7 @@ def mailbox_catch_up(mailbox_id: int, *, reason: str = "scheduled") -> int:
         return 0
     new = 0
     try:
+        _folder_resolve(mailbox, graph)
         for page in mail.inbox_delta(graph.client, graph.mailbox_path, mailbox.delta_link):
             for item in page.items:
                 message = MailMessage.from_graph(item)

@@ -64,6 +64,8 @@ def mailbox_update(
     if client_secret:
         mailbox.client_secret = client_secret
         changed["client_secret"] = True
+    if "move_to_folder_name" in changed:
+        mailbox.move_to_folder_id = ""  # found again by name on the next catch-up
     if changed.keys() & {"access_type", "app_source", "tenant", "client_id", "client_secret"}:
         mailbox.token_cache = ""
         mailbox.token_state = Mailbox.TokenState.UNKNOWN

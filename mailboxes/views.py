@@ -3,7 +3,8 @@ mailbox, enable/disable, delete). Administrators change; Supervisors read."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Max
+from django.db.models import Count, Max
+from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -17,6 +18,7 @@ from mailboxes.tasks import mailbox_test
 LIST_TEMPLATE = "mailboxes/mailboxes.html"
 DETAIL_TEMPLATE = "mailboxes/mailbox.html"
 SECRET_FIELD = "client_secret"
+LOG_ROWS = 50
 
 
 def _fields(form: MailboxForm) -> dict:
@@ -82,7 +84,25 @@ def _detail_context(request: HttpRequest, mailbox: Mailbox, form=None) -> dict:
         "can_delete": request.user.has_perm("mailboxes.delete_mailbox"),
         "last_test": services.mailbox_test_settle(mailbox.tests.select_related("job").first()),
         "banner": mailbox_expiry_banner(mailbox),
+        "log": mailbox.messages.all()[:LOG_ROWS],
+        "counts": _counts_per_day(mailbox),
     }
+
+
+def _counts_per_day(mailbox: Mailbox) -> list[dict]:
+    """Messages in and out per day, the last 7 days with any."""
+    rows = (
+        mailbox.messages.annotate(day=TruncDate("created_at"))
+        .values("day", "direction")
+        .annotate(n=Count("id"))
+        .order_by("-day")
+    )
+    days: dict = {}
+    for row in rows:
+        days.setdefault(row["day"], {"day": row["day"], "in": 0, "out": 0})[row["direction"]] = row[
+            "n"
+        ]
+    return list(days.values())[:7]
 
 
 @require_http_methods(["GET", "POST"])

@@ -6,12 +6,14 @@ notification) is caught up, each message once."""
 
 from celery import current_app
 from django.test import Client
+from django.urls import reverse
 
 from graph.mail import MailMessage, folder_messages
 from mailboxes.graphlink import mailbox_graph
 from mailboxes.inbound import mailbox_catch_up, message_receive
 from mailboxes.models import MailboxMessage
 from presence.sync_models import AcdDelivery
+from tests.factories import AdministratorFactory
 from tests.integrations.factories import IntegrationAccountFactory
 from tests.mailboxes.factories import MailboxFactory
 from tests.plugins.celery_worker import wait_for
@@ -40,11 +42,8 @@ def test_new_mail_reaches_the_contact_center_once_and_is_filed(
     IntegrationAccountFactory.for_tenant(sim_tenant)
     acd_endpoint_set(acd_receiver.url)
     address = sim_tenant.users[0]["userPrincipalName"].lower()
-    folders = graphsim.control.set_mailbox(sim_tenant.tenant_id, address, folders=["Handled"])
-    handled = next(f["id"] for f in folders["folders"] if f["displayName"] == "Handled")
-    mailbox = MailboxFactory(
-        address=address, move_to_folder_id=handled, move_to_folder_name="Handled"
-    )
+    graphsim.control.set_mailbox(sim_tenant.tenant_id, address, folders=["Handled"])
+    mailbox = MailboxFactory(address=address, move_to_folder_name="Handled")
     sent = graphsim.control.deliver_mail(
         sim_tenant.tenant_id,
         address,
@@ -87,6 +86,12 @@ def test_new_mail_reaches_the_contact_center_once_and_is_filed(
         what="the second round",
     )
     assert len(_received(acd_receiver)) == 1
+    # The log shows who and what, never the body.
+    admin = Client()
+    admin.force_login(AdministratorFactory())
+    page = admin.get(reverse("mailboxes:detail", args=[mailbox.pk])).content.decode()
+    assert "ana@customer.example" in page and "Invoice" in page
+    assert "Please see" not in page
 
 
 def test_mail_that_arrived_during_an_outage_is_caught_up_once_each(
