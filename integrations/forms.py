@@ -54,6 +54,31 @@ def _bad_guid(label: str):
     )
 
 
+def secret_field() -> forms.CharField:
+    """A write-only secret: a password input that never renders its value back."""
+    return forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=True,
+        max_length=1024,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+def expiry_field(label: str, help_text: str) -> forms.DateTimeField:
+    """A secret's expiry, typed and shown as text in the console's time zone (named on
+    the label by the form): a datetime-local input shows the browser's locale and no zone."""
+    return forms.DateTimeField(
+        label=label,
+        required=False,
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%d %H:%M", attrs={"placeholder": "YYYY-MM-DD HH:MM"}
+        ),
+        help_text=help_text,
+    )
+
+
 class IntegrationAccountForm(forms.ModelForm):
     """Create or edit the account. The secret is write-only: never shown, blank keeps it.
 
@@ -61,23 +86,10 @@ class IntegrationAccountForm(forms.ModelForm):
     integrations/unsaved.py), so the administrator need not type it again.
     """
 
-    client_secret = forms.CharField(
-        label="Client secret",
-        required=False,
-        strip=True,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-    # Typed and shown as text in the console's time zone, named on the label: a
-    # datetime-local input shows the browser's locale and no zone at all.
-    secret_expires_at = forms.DateTimeField(
-        label="Expires at",
-        required=False,
-        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"],
-        widget=forms.DateTimeInput(
-            format="%Y-%m-%d %H:%M", attrs={"placeholder": "YYYY-MM-DD HH:MM"}
-        ),
-        help_text="Read from Microsoft Graph when the account is saved and by Test "
+    client_secret = secret_field()
+    secret_expires_at = expiry_field(
+        "Expires at",
+        "Read from Microsoft Graph when the account is saved and by Test "
         "connection, when the app may read its own registration (Application.Read.All); "
         "otherwise enter it from the Azure portal.",
     )

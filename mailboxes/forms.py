@@ -5,27 +5,16 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import BusinessUnit
-from integrations.forms import guid_clean, tenant_clean
+from integrations.forms import expiry_field, guid_clean, secret_field, tenant_clean
 from mailboxes.models import Mailbox
 
 
 class MailboxForm(forms.ModelForm):
-    client_secret = forms.CharField(
-        label="Client secret",
-        required=False,
-        strip=True,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-    secret_expires_at = forms.DateTimeField(
-        label="Secret expires at",
-        required=False,
-        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"],
-        widget=forms.DateTimeInput(
-            format="%Y-%m-%d %H:%M", attrs={"placeholder": "YYYY-MM-DD HH:MM"}
-        ),
-        help_text="From the app registration's Certificates & secrets page; a pink bar shows "
-        "from 15 days before it.",
+    client_secret = secret_field()
+    secret_expires_at = expiry_field(
+        "Secret expires at",
+        "From the app registration's Certificates & secrets page; a pink bar shows from 15 "
+        "days before it.",
     )
     business_unit = forms.ModelChoiceField(
         queryset=BusinessUnit.objects.all(), required=False, empty_label="— none —"

@@ -5,8 +5,6 @@ left the tenant."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from werkzeug.wrappers import Request
@@ -16,6 +14,7 @@ from graphsim.control.common import (
     TENANT,
     ControlError,
     ControlRoute,
+    base64_of,
     body_of,
     route,
     tenant_of,
@@ -42,12 +41,7 @@ def _address(value: Any, what: str) -> dict[str, str]:
 
 
 def _attachment(spec: Any) -> Attachment:
-    if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
-        raise ControlError(400, 'an attachment is {"name", "content_type", "base64"}')
-    try:
-        data = base64.b64decode(spec["base64"], validate=True)
-    except (binascii.Error, ValueError):
-        raise ControlError(400, "attachment base64 is not base64") from None
+    data = base64_of(spec, "attachment", '{"name", "content_type", "base64"}')
     return Attachment(
         opaque_id("AAMkAGA"),
         str(spec.get("name") or "attachment.bin"),

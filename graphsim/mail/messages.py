@@ -8,6 +8,7 @@ import binascii
 import html
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from graphsim.core.errors import GraphError, iso
@@ -181,27 +182,20 @@ def deliver(
         box = mail.mailbox(user.id)
         if any(m.internet_message_id == internet_message_id for m in box.messages.values()):
             continue  # Exchange delivers one copy per mailbox, however often it is named
-        copy = box.put(
-            MailMessage(
-                id=opaque_id(),
-                folder_id=box.well_known("inbox").id,
-                internet_message_id=internet_message_id,
-                conversation_id=conversation_id,
-                subject=subject,
-                body_type=body_type,
-                body=body,
-                sender=sender,
-                to=list(to),
-                cc=list(cc),
-                received=now(),
-                sent=sent,
-                version=0,
-                attachments=[
-                    Attachment(opaque_id("AAMkAGA"), a.name, a.content_type, a.data, a.is_inline)
-                    for a in attachments
-                ],
-                in_reply_to=in_reply_to,
-            )
+        copy = _file(
+            box,
+            "inbox",
+            sender=sender,
+            to=to,
+            cc=cc,
+            subject=subject,
+            body_type=body_type,
+            body=body,
+            attachments=attachments,
+            internet_message_id=internet_message_id,
+            conversation_id=conversation_id,
+            in_reply_to=in_reply_to,
+            sent=sent,
         )
         landed.append(copy)
         if on_arrival is not None:
@@ -223,22 +217,44 @@ def save_sent(
     conversation_id: str,
 ) -> MailMessage:
     """The sender's copy in Sent Items (``saveToSentItems``, true by default)."""
+    copy = _file(
+        box,
+        "sentitems",
+        sender=sender,
+        to=to,
+        cc=cc,
+        subject=subject,
+        body_type=body_type,
+        body=body,
+        attachments=attachments,
+        internet_message_id=internet_message_id,
+        conversation_id=conversation_id,
+    )
+    copy.is_read = True
+    return copy
+
+
+def _file(
+    box: Mailbox,
+    folder: str,
+    *,
+    attachments: list[Attachment],
+    sent: datetime | None = None,
+    **fields: Any,
+) -> MailMessage:
+    """A new message in one of the box's well-known folders, with copies of the
+    attachments (each mailbox's copy has ids of its own)."""
     return box.put(
         MailMessage(
             id=opaque_id(),
-            folder_id=box.well_known("sentitems").id,
-            internet_message_id=internet_message_id,
-            conversation_id=conversation_id,
-            subject=subject,
-            body_type=body_type,
-            body=body,
-            sender=sender,
-            to=list(to),
-            cc=list(cc),
+            folder_id=box.well_known(folder).id,
             received=now(),
-            sent=now(),
+            sent=sent or now(),
             version=0,
-            is_read=True,
-            attachments=attachments,
+            attachments=[
+                Attachment(opaque_id("AAMkAGA"), a.name, a.content_type, a.data, a.is_inline)
+                for a in attachments
+            ],
+            **fields,
         )
     )
