@@ -44,6 +44,7 @@ ROUTED_TASKS = {
         "integrations.account.refresh_token",
         "mailboxes.inbound.catch_up",
         "mailboxes.inbound.catch_up_all",
+        "mailboxes.outbound.send",
         "presence.to_acd.deliver",
         "presence.to_acd.deliveries_retry",
         "presence.to_acd.notifications_process",

@@ -334,6 +334,9 @@ CELERY_BEAT_SCHEDULE["chat-subscription-maintain"] = {
 MAILBOX_TEST_ARRIVAL_SECONDS = env_int("MAILBOX_TEST_ARRIVAL_SECONDS", 60)
 # How long a signed attachment link handed to the contact center stays valid.
 MAIL_ATTACHMENT_LINK_MAX_AGE_SECONDS = env_int("MAIL_ATTACHMENT_LINK_MAX_AGE_SECONDS", 600)
+# The most attachment bytes one message sent through the API may carry (decoded); the
+# API's 2 MB body limit holds about 1.5 MB of base64-encoded files.
+MAIL_SEND_MAX_ATTACHMENT_BYTES = env_int("MAIL_SEND_MAX_ATTACHMENT_BYTES", 1_500_000)
 # The safety net: every mailbox's inbox is read back this often (delta from the last link).
 MAILBOX_CATCH_UP_INTERVAL_SECONDS = env_int("MAILBOX_CATCH_UP_INTERVAL_SECONDS", 60)
 CELERY_BEAT_SCHEDULE["mailboxes-catch-up"] = {

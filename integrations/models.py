@@ -300,6 +300,7 @@ class ApiKey(models.Model):
         STATES_WRITE = "states:write", "Upsert the ACD state catalogue"
         DIRECTORY_READ = "directory:read", "Search the Teams directory for experts"
         CHAT_WRITE = "chat:write", "Conference Teams experts into customer chats"
+        MAIL_SEND = "mail:send", "Send mail and replies from Office 365 mailboxes"
 
     name = models.CharField(max_length=100)
     # The first characters of the key, shown so people can tell keys apart.

@@ -1,5 +1,7 @@
 """Office 365 mailboxes, how ccbridge signs in to each, and their tests."""
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
 
@@ -146,11 +148,14 @@ class MailboxMessage(models.Model):
 
     class State(models.TextChoices):
         DELIVERED = "delivered", "Handed to the contact center"
+        QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
     direction = models.CharField(max_length=8, choices=Direction.choices)
+    # What the API answers for a message it was asked to send.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The key a message is known by: it survives moves (Graph gives a moved message a new id).
     internet_message_id = models.CharField(max_length=500)
     graph_message_id = models.CharField(max_length=500, blank=True)

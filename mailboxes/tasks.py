@@ -2,8 +2,9 @@
 
 from celery import shared_task
 
+from graph.errors import Throttled, Unavailable
 from integrations.jobs import JobContext, JobFailed, tracked_job
-from mailboxes import inbound
+from mailboxes import inbound, outbound
 from mailboxes.models import MailboxTest
 from mailboxes.testing import mailbox_test_abort, mailbox_test_run
 
@@ -39,3 +40,23 @@ def mailbox_catch_up(mailbox_id: int, reason: str = "scheduled") -> int:
 def mailboxes_catch_up_all() -> int:
     """Beat: queue a catch-up of every enabled mailbox."""
     return inbound.mailboxes_catch_up_all()
+
+
+@shared_task(
+    name="mailboxes.outbound.send",
+    bind=True,
+    ignore_result=True,
+    soft_time_limit=120,
+    time_limit=150,
+    max_retries=5,
+)
+def mail_send(self, row_id: int, request: dict) -> str | None:
+    """Send one message the contact center asked for; retried while Graph is throttling
+    or unavailable, then reported as email_failed."""
+    try:
+        return outbound.mail_send(row_id, request)
+    except (Throttled, Unavailable) as exc:
+        if self.request.retries >= self.max_retries:
+            return outbound.mail_send_gave_up(row_id, f"Microsoft Graph kept failing ({exc}).")
+        wait = getattr(exc, "retry_after", None) or 2 ** (self.request.retries + 1)
+        raise self.retry(exc=exc, countdown=min(float(wait), 60.0)) from exc

@@ -159,6 +159,7 @@ ROUTES: dict[str, Route] = {
     "api:conference_message": R(A.API, method="POST", arg="conference_id"),
     "api:conference_delete": R(A.API, method="DELETE", arg="conference_id", key_status=202),
     "api:conference_end": R(A.API, method="POST", arg="conference_id", key_status=202),
+    "api:mail_send": R(A.API, method="POST", arg="mailbox"),
     "api:api-root": R(A.API_FALLBACK, get=404),
     "api/v1/^": R(A.API_FALLBACK, get=404),
 }
