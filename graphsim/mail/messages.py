@@ -203,33 +203,11 @@ def deliver(
     return landed
 
 
-def save_sent(
-    box: Mailbox,
-    *,
-    sender: dict[str, str],
-    to: list[dict[str, str]],
-    cc: list[dict[str, str]],
-    subject: str,
-    body_type: str,
-    body: str,
-    attachments: list[Attachment],
-    internet_message_id: str,
-    conversation_id: str,
-) -> MailMessage:
-    """The sender's copy in Sent Items (``saveToSentItems``, true by default)."""
-    copy = _file(
-        box,
-        "sentitems",
-        sender=sender,
-        to=to,
-        cc=cc,
-        subject=subject,
-        body_type=body_type,
-        body=body,
-        attachments=attachments,
-        internet_message_id=internet_message_id,
-        conversation_id=conversation_id,
-    )
+def save_sent(box: Mailbox, *, attachments: list[Attachment], **fields: Any) -> MailMessage:
+    """The sender's copy in Sent Items (``saveToSentItems``, true by default); ``fields``
+    as for :func:`deliver`, with the ``internet_message_id`` and ``conversation_id``
+    the recipients' copies got."""
+    copy = _file(box, "sentitems", attachments=attachments, **fields)
     copy.is_read = True
     return copy
 
