@@ -77,7 +77,8 @@ lock: install
 screenshots: install
 	$(DEV) $(PY) scripts/screenshots.py --extra automap=/mapping/automap/1/ rules=/rules/ rule=/rules/1/ \
 		agent_rule=/agents/1/rule/ board=/board/ subscriptions=/subscriptions/ \
-		chats=/chats/ chat=/chats/1/ setup=/setup/ alerts=/alerts/
+		chats=/chats/ chat=/chats/1/ setup=/setup/ alerts=/alerts/ \
+		mailboxes=/mailboxes/
 
 clean:
 	rm -rf var/broker var/staticfiles var/celerybeat-schedule* .pytest_cache

@@ -34,6 +34,7 @@ from accounts.api import router as accounts_router
 from chat.api import router as chat_router
 from config.api_body import MAX_DEPTH, BodyNotJson, BoundedJsonParser
 from config.ratelimit import ApiKeyThrottle
+from mailboxes.api import router as mailboxes_router
 from presence.to_teams.api import router as presence_router
 
 logger = logging.getLogger(__name__)
@@ -299,6 +300,7 @@ def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
 api.add_router("", accounts_router)
 api.add_router("", presence_router)
 api.add_router("", chat_router)
+api.add_router("", mailboxes_router)
 
 
 # --- URLs -------------------------------------------------------------------------------

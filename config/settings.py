@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts",
     "presence",
     "chat",
+    "mailboxes",
     "console",
 ]
 # The demo contact center and demo seed of `make run`: on with DEBUG unless CCBRIDGE_DEMO
@@ -369,6 +370,22 @@ CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
     "task": "console.alerts.evaluate",
     "schedule": 60.0,
     "options": {"expires": 60.0},
+}
+
+# --- Office 365 mailboxes (mailboxes/) ------------------------------------------------
+# How long Test mailbox waits for its test message to arrive in the mailbox.
+MAILBOX_TEST_ARRIVAL_SECONDS = env_int("MAILBOX_TEST_ARRIVAL_SECONDS", 60)
+# How long a signed attachment link handed to the contact center stays valid.
+MAIL_ATTACHMENT_LINK_MAX_AGE_SECONDS = env_int("MAIL_ATTACHMENT_LINK_MAX_AGE_SECONDS", 600)
+# The most attachment bytes one message sent through the API may carry (decoded); the
+# API's 2 MB body limit holds about 1.5 MB of base64-encoded files.
+MAIL_SEND_MAX_ATTACHMENT_BYTES = env_int("MAIL_SEND_MAX_ATTACHMENT_BYTES", 1_500_000)
+# The safety net: every mailbox's inbox is read back this often (delta from the last link).
+MAILBOX_CATCH_UP_INTERVAL_SECONDS = env_int("MAILBOX_CATCH_UP_INTERVAL_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["mailboxes-catch-up"] = {
+    "task": "mailboxes.inbound.catch_up_all",
+    "schedule": float(MAILBOX_CATCH_UP_INTERVAL_SECONDS),
+    "options": {"expires": float(MAILBOX_CATCH_UP_INTERVAL_SECONDS)},
 }
 
 CELERY_BEAT_SCHEDULE["acd-deliveries-retry"] = {

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("presence.urls")),
     path("", include("chat.urls")),
+    path("", include("mailboxes.urls")),
     path("api/v1/", api.urls),
 ]
 

@@ -4,6 +4,7 @@ from console.navigation import navigation_for
 from console.roles import role_of
 from integrations.banners import secret_expiry_banner
 from integrations.services import account_get
+from mailboxes.banners import mailbox_expiry_banners
 
 
 def shell(request: HttpRequest) -> dict:
@@ -15,5 +16,5 @@ def shell(request: HttpRequest) -> dict:
     return {
         "nav_items": navigation_for(user),
         "user_role": role_of(user),
-        "banners": [banner] if banner else [],
+        "banners": ([banner] if banner else []) + mailbox_expiry_banners(),
     }

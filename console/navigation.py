@@ -21,6 +21,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Chats", "chat:conferences", "chat.view_conference"),
     NavItem("Subscriptions", "sync:subscriptions", "presence.view_subscription"),
     NavItem("System users", "sync:system_users", "presence.view_systemuser"),
+    NavItem("Mailboxes", "mailboxes:list", "mailboxes.view_mailbox"),
     NavItem("Jobs", "console:job_list", "integrations.view_jobrun"),
     NavItem("Users", "console:user_list", "console.manage_users"),
     NavItem("API keys", "integrations:apikey_list", "integrations.view_apikey"),

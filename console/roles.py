@@ -11,7 +11,7 @@ ADMINISTRATOR = "Administrator"
 SUPERVISOR = "Supervisor"
 ROLES = (ADMINISTRATOR, SUPERVISOR)
 
-OWN_APPS = ("console", "integrations", "accounts", "presence", "chat")
+OWN_APPS = ("console", "integrations", "accounts", "presence", "chat", "mailboxes")
 
 SUPERVISOR_PERMISSIONS = (
     "console.view_dashboard",
@@ -33,6 +33,8 @@ SUPERVISOR_PERMISSIONS = (
     "presence.view_syncrecord",
     "chat.view_conference",
     "chat.view_conferencemessage",
+    "mailboxes.view_mailbox",
+    "mailboxes.view_mailboxtest",
 )
 
 

@@ -15,6 +15,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from graphsim import applications, batch, chat, groups, presence, tenant_setup
 from graphsim.control import chat as control_chat
 from graphsim.control import directory, simulator, tenants
+from graphsim.control import mail as control_mail
 from graphsim.control import subscriptions as control_subscriptions
 from graphsim.control import tenant_setup as control_tenant_setup
 from graphsim.control.api import ControlApi
@@ -23,6 +24,7 @@ from graphsim.core.routing import Router
 from graphsim.core.server import GraphSimApp
 from graphsim.core.sim import Area, Sim
 from graphsim.identity.endpoints import IdentityEndpoints
+from graphsim.mail import handlers as mail
 from graphsim.subscriptions import handlers as subscriptions
 from graphsim.users import handlers as users
 
@@ -36,6 +38,7 @@ AREAS: tuple[Area, ...] = (
     presence.AREA,
     subscriptions.AREA,
     chat.AREA,
+    mail.AREA,
     batch.AREA,
 )
 CONTROL = (
@@ -45,6 +48,7 @@ CONTROL = (
     *control_subscriptions.ROUTES,
     *control_chat.ROUTES,
     *control_tenant_setup.ROUTES,
+    *control_mail.ROUTES,
 )
 
 

@@ -29,9 +29,53 @@ def _guid(value: str, label: str) -> str:
         return _bad_guid(label)
 
 
+def guid_clean(value: str, label: str) -> str:
+    """``value`` as a canonical GUID; raises ValidationError naming ``label``."""
+    return _guid(value, label)
+
+
+def tenant_clean(value: str) -> str:
+    """A Directory (tenant) ID: a GUID or a verified domain (lower-cased); raises
+    ValidationError otherwise."""
+    value = value.strip()
+    if len(value) == 36 and value.count("-") == 4:
+        return _guid(value, "Directory (tenant) ID")
+    if DOMAIN_RE.match(value):
+        return value.lower()
+    raise forms.ValidationError(
+        "Enter the tenant as a GUID or a verified domain name (e.g. contoso.onmicrosoft.com).",
+        code="tenant",
+    )
+
+
 def _bad_guid(label: str):
     raise forms.ValidationError(
         f"{label} must be a GUID like 00000000-0000-0000-0000-000000000000.", code="guid"
+    )
+
+
+def secret_field() -> forms.CharField:
+    """A write-only secret: a password input that never renders its value back."""
+    return forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=True,
+        max_length=1024,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+
+
+def expiry_field(label: str, help_text: str) -> forms.DateTimeField:
+    """A secret's expiry, typed and shown as text in the console's time zone (named on
+    the label by the form): a datetime-local input shows the browser's locale and no zone."""
+    return forms.DateTimeField(
+        label=label,
+        required=False,
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(
+            format="%Y-%m-%d %H:%M", attrs={"placeholder": "YYYY-MM-DD HH:MM"}
+        ),
+        help_text=help_text,
     )
 
 
@@ -42,23 +86,10 @@ class IntegrationAccountForm(forms.ModelForm):
     integrations/unsaved.py), so the administrator need not type it again.
     """
 
-    client_secret = forms.CharField(
-        label="Client secret",
-        required=False,
-        strip=True,
-        max_length=1024,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-    )
-    # Typed and shown as text in the console's time zone, named on the label: a
-    # datetime-local input shows the browser's locale and no zone at all.
-    secret_expires_at = forms.DateTimeField(
-        label="Expires at",
-        required=False,
-        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"],
-        widget=forms.DateTimeInput(
-            format="%Y-%m-%d %H:%M", attrs={"placeholder": "YYYY-MM-DD HH:MM"}
-        ),
-        help_text="Read from Microsoft Graph when the account is saved and by Test "
+    client_secret = secret_field()
+    secret_expires_at = expiry_field(
+        "Expires at",
+        "Read from Microsoft Graph when the account is saved and by Test "
         "connection, when the app may read its own registration (Application.Read.All); "
         "otherwise enter it from the Azure portal.",
     )
@@ -129,15 +160,7 @@ class IntegrationAccountForm(forms.ModelForm):
         return _guid(self.cleaned_data["client_id"], "Client ID")
 
     def clean_tenant(self) -> str:
-        value = self.cleaned_data["tenant"].strip()
-        if len(value) == 36 and value.count("-") == 4:
-            return _guid(value, "Directory (tenant) ID")
-        if DOMAIN_RE.match(value):
-            return value.lower()
-        raise forms.ValidationError(
-            "Enter the tenant as a GUID or a verified domain name (e.g. contoso.onmicrosoft.com).",
-            code="tenant",
-        )
+        return tenant_clean(self.cleaned_data["tenant"])
 
 
 class PhoneTypesForm(forms.Form):

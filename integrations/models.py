@@ -16,6 +16,7 @@ JOB_KIND_LABELS = {
     "subscriptions.maintain": "Subscription maintenance",
     "system_users.create": "Create system users",
     "setup.checks": "Setup checks",
+    "mailbox.test": "Test mailbox",
 }
 
 
@@ -300,6 +301,7 @@ class ApiKey(models.Model):
         STATES_WRITE = "states:write", "Upsert the ACD state catalogue"
         DIRECTORY_READ = "directory:read", "Search the Teams directory for experts"
         CHAT_WRITE = "chat:write", "Conference Teams experts into customer chats"
+        MAIL_SEND = "mail:send", "Send mail and replies from Office 365 mailboxes"
 
     name = models.CharField(max_length=100)
     # The first characters of the key, shown so people can tell keys apart.

@@ -4,7 +4,6 @@ optional pasted image), and reading a tenant's chats and a chat's messages."""
 from __future__ import annotations
 
 import base64
-import binascii
 import html
 from typing import Any
 
@@ -15,6 +14,7 @@ from graphsim.control.common import (
     TENANT,
     ControlError,
     ControlRoute,
+    base64_of,
     body_of,
     route,
     tenant_of,
@@ -53,12 +53,7 @@ def _chat_of(tenant: Tenant, chat_id: str) -> Chat:
 
 
 def _image(spec: Any) -> HostedContent:
-    if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
-        raise ControlError(400, 'image must be {"content_type": "image/png", "base64": "…"}')
-    try:
-        data = base64.b64decode(spec["base64"], validate=True)
-    except (binascii.Error, ValueError):
-        raise ControlError(400, "image.base64 is not base64") from None
+    data = base64_of(spec, "image", '{"content_type": "image/png", "base64": "…"}')
     # Teams' hosted content ids are opaque base64 text.
     ident = base64.urlsafe_b64encode(f"id=x_0-{new_id()},type=1".encode()).decode().rstrip("=")
     return HostedContent(ident, str(spec.get("content_type") or "image/png"), data)

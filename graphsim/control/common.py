@@ -3,6 +3,8 @@ lookups of a request's body, tenant and user."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable
@@ -54,6 +56,16 @@ def body_of(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ControlError(400, "body must be a JSON object")
     return body
+
+
+def base64_of(spec: Any, what: str, shape: str) -> bytes:
+    """The bytes of ``spec["base64"]``; 400 naming ``what`` and its ``shape`` otherwise."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("base64"), str):
+        raise ControlError(400, f"{what} must be {shape}")
+    try:
+        return base64.b64decode(spec["base64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ControlError(400, f"{what}.base64 is not base64") from None
 
 
 def tenant_of(sim: Sim, ident: str) -> Tenant:

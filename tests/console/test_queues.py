@@ -14,9 +14,11 @@ from integrations.models import JobRun
 from tests.plugins.celery_worker import wait_for
 from tests.support.worker_tasks import nap
 
-OUR_APPS = ("accounts.", "chat.", "console.", "integrations.", "presence.", "demo.")
+OUR_APPS = ("accounts.", "chat.", "console.", "integrations.", "presence.", "demo.", "mailboxes.")
 # "<app>.<concern>.<action>" (config/celery.py): lower case, three parts, the app first.
-TASK_NAME = re.compile(r"(accounts|chat|console|demo|integrations|presence)\.[a-z_]+\.[a-z_]+")
+TASK_NAME = re.compile(
+    r"(accounts|chat|console|demo|integrations|mailboxes|presence)\.[a-z_]+\.[a-z_]+"
+)
 # Two worker processes, half a second each: 15 s of bulk work ahead of the job.
 FLOOD = 60
 NAP_SECONDS = 0.5

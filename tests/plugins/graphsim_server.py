@@ -243,6 +243,57 @@ class ControlClient:
             "POST", f"/tenants/{tenant}/chats/{quote(chat_id, safe='')}/messages", json=body
         )
 
+    def deliver_mail(
+        self,
+        tenant: str,
+        mailbox: str,
+        *,
+        sender: str = "customer@example.net",
+        subject: str = "Hello",
+        text: str | None = None,
+        html: str | None = None,
+        attachments: list[tuple[str, str, bytes]] | None = None,
+        internet_message_id: str | None = None,
+        cc: list[str] | None = None,
+    ) -> dict:
+        """An outside ``sender`` mails ``mailbox`` (``attachments``: (name, type, bytes));
+        returns the inbox copy as Graph shows it. Inbox subscriptions are notified."""
+        body: dict[str, Any] = {"from": sender, "subject": subject, "cc": cc or []}
+        if html is not None:
+            body["html"] = html
+        else:
+            body["text"] = text if text is not None else "Hello from a customer"
+        body["attachments"] = [
+            {"name": name, "content_type": kind, "base64": base64.b64encode(data).decode()}
+            for name, kind, data in attachments or []
+        ]
+        if internet_message_id:
+            body["internet_message_id"] = internet_message_id
+        return self.request("POST", f"/tenants/{tenant}/mailboxes/{mailbox}/messages", json=body)
+
+    def mailbox_messages(self, tenant: str, mailbox: str) -> list[dict]:
+        """Every message of ``mailbox``, newest first, each with its ``folder``."""
+        return self.request("GET", f"/tenants/{tenant}/mailboxes/{mailbox}/messages")["value"]
+
+    def set_mailbox(
+        self, tenant: str, mailbox: str, *, enabled: bool = True, folders: list[str] = ()
+    ) -> dict:
+        """``enabled=False``: the user has no Exchange Online mailbox (no licence)."""
+        body = {"enabled": enabled, "folders": list(folders)}
+        return self.request("POST", f"/tenants/{tenant}/mailboxes/{mailbox}", json=body)
+
+    def restrict_app_to_mailboxes(self, tenant: str, client_id: str, mailboxes: list[str]) -> dict:
+        """An application access policy (RestrictAccess): the app may open only these."""
+        return self.request(
+            "PUT",
+            f"/tenants/{tenant}/apps/{client_id}/access-policy",
+            json={"mailboxes": mailboxes},
+        )
+
+    def outbound_mail(self, tenant: str) -> list[dict]:
+        """Messages sent to addresses outside the tenant."""
+        return self.request("GET", f"/tenants/{tenant}/mail/outbound")["value"]
+
     def chats(self, tenant: str) -> list[dict]:
         """The tenant's chats (Graph form plus ``members`` and a message count)."""
         return self.request("GET", f"/tenants/{tenant}/chats")["value"]

@@ -24,6 +24,8 @@ from chat.media import media_token
 from chat.models import Conference
 from integrations.apikeys import api_key_create
 from integrations.models import ApiKey, ConnectionTest, JobRun, SetupRun
+from mailboxes.attachments import attachment_link
+from mailboxes.models import Mailbox, MailboxTest
 from presence.sync_models import AcdDelivery, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
 from tests.factories import SupervisorFactory
@@ -141,6 +143,13 @@ ROUTES: dict[str, Route] = {
     "chat:service_account": R(A.ADMIN, get=405),
     "chat:conferences": R(A.SUPERVISOR, get_only=True),
     "chat:conference": R(A.SUPERVISOR, arg="conference", get_only=True),
+    "mailboxes:list": R(A.READ_ONLY),
+    "mailboxes:detail": R(A.READ_ONLY, arg="mailbox"),
+    "mailboxes:toggle": R(A.ADMIN, get=405, arg="mailbox"),
+    "mailboxes:delete": R(A.ADMIN, arg="mailbox"),
+    "mailboxes:test": R(A.ADMIN, get=405, arg="mailbox"),
+    "mailboxes:test_result": R(A.SUPERVISOR, arg="mailbox_test", get_only=True),
+    "mailboxes:attachment": R(A.SIGNED_LINK, arg="attachment_token", get_only=True),
     "sync:board": R(A.SUPERVISOR, get_only=True),
     "sync:agent_history": R(A.SUPERVISOR, arg="agent", get_only=True),
     "api:openapi-json": R(A.SIGNED_IN, get_only=True),
@@ -157,6 +166,7 @@ ROUTES: dict[str, Route] = {
     "api:conference_message": R(A.API, method="POST", arg="conference_id"),
     "api:conference_delete": R(A.API, method="DELETE", arg="conference_id", key_status=202),
     "api:conference_end": R(A.API, method="POST", arg="conference_id", key_status=202),
+    "api:mail_send": R(A.API, method="POST", arg="mailbox"),
     "api:api-root": R(A.API_FALLBACK, get=404),
     "api/v1/^": R(A.API_FALLBACK, get=404),
 }
@@ -222,6 +232,8 @@ class World:
     system_user: SystemUser
     delivery: AcdDelivery
     conference: Conference
+    mailbox: Mailbox
+    mailbox_test: MailboxTest
     setup_run: SetupRun = field(default_factory=lambda: SetupRun.objects.create())
 
     @property
@@ -231,6 +243,10 @@ class World:
     @property
     def conference_id(self) -> str:
         return str(self.conference.public_id)
+
+    @property
+    def attachment_token(self) -> str:
+        return attachment_link(self.mailbox.pk, "<m@contoso.example>", "a").rsplit("/", 1)[-1]
 
     @property
     def media_token(self) -> str:
@@ -289,6 +305,10 @@ def world_create(administrator) -> World:
             expert_name="Avery Quinn",
             invitation_expires_at=timezone.now() + timedelta(minutes=2),
         ),
+        mailbox=(
+            mailbox := Mailbox.objects.create(address="help@contoso.example", display_name="Help")
+        ),
+        mailbox_test=MailboxTest.objects.create(mailbox=mailbox, outcome="passed", headline="ok"),
     )
 
 

@@ -33,6 +33,8 @@ from integrations.apikeys import api_key_create
 from integrations.connection import connection_test_run
 from integrations.models import ApiKey, AuditEntry, ConnectionTest, IntegrationAccount, JobRun
 from integrations.tasks import account_test_connection
+from mailboxes.models import Mailbox, MailboxTest
+from mailboxes.testing import mailbox_test_run
 from presence.subscriptions.certificates import certificate_active
 from presence.sync_models import AcdDelivery, AcdEndpoint, NotificationCertificate, SystemUser
 from tests.accounts.factories import AgentFactory, BusinessUnitFactory
@@ -253,6 +255,34 @@ def secrets_everywhere(
     )
     found["a mistyped sign-in password"] = TEST_PASSWORD + "!"
 
+    # 8. A mailbox with an app registration of its own: saved through its form (and once
+    #    more, refused, with the secret typed), tested against the simulator.
+    mailbox_secret = sim_tenant.client_secret
+    mailbox_form = {
+        "address": sim_tenant.users[0]["userPrincipalName"],
+        "display_name": "Support",
+        "access_type": "app",
+        "app_source": "separate",
+        "tenant": sim_tenant.tenant_id,
+        "client_id": sim_tenant.client_id,
+        "client_secret": mailbox_secret,
+    }
+    assert admin.post(reverse("mailboxes:list"), mailbox_form).status_code == 302
+    mailbox = Mailbox.objects.get()
+    mailbox_test = mailbox_test_run(test=MailboxTest.objects.create(mailbox=mailbox))
+    assert mailbox_test.outcome != MailboxTest.Outcome.FAILED, mailbox_test.steps
+    mailbox.refresh_from_db()
+    mailbox_cache = json.loads(mailbox.token_cache)
+    found["mailbox app access token"] = next(iter(mailbox_cache["AccessToken"].values()))["secret"]
+    refused_mailbox_secret = f"mbx-{secrets.token_urlsafe(20)}"
+    errors.append(
+        admin.post(
+            reverse("mailboxes:list"),
+            {**mailbox_form, "tenant": "not a tenant", "client_secret": refused_mailbox_secret},
+        ).content.decode()
+    )
+    found["a mailbox secret typed into a refused form"] = refused_mailbox_secret
+
     unit = BusinessUnitFactory(name="Voice", code="voice")
     agent = AgentFactory(business_unit=unit)
     world = World(
@@ -277,6 +307,8 @@ def secrets_everywhere(
             expert_name="Avery Quinn",
             invitation_expires_at=timezone.now(),
         ),
+        mailbox=mailbox,
+        mailbox_test=mailbox_test,
     )
     haystack = Haystack()
     for key, page in admin_pages(admin, world).items():
@@ -285,6 +317,7 @@ def secrets_everywhere(
     haystack.add("audit log", repr(list(AuditEntry.objects.values())))
     haystack.add("job errors", repr(list(JobRun.objects.values_list("error", "message"))))
     haystack.add("connection tests", repr(list(ConnectionTest.objects.values())))
+    haystack.add("mailbox tests", repr(list(MailboxTest.objects.values())))
     haystack.add("system user status", repr(list(SystemUser.objects.values("status_detail"))))
     haystack.add("error responses", "\n".join(errors))
     haystack.add("logs", caplog.text)
