@@ -69,7 +69,9 @@ GRAPH_PERMISSIONS: tuple[tuple[str, str | None, str | None], ...] = (
     ),
     ("User.ReadWrite.All", "741f803b-c850-494e-b5df-cde7c675a1ca", None),
 )
-# Directory role templates (Entra built-in roles), by display name.
+# Directory role templates, by display name: the template IDs of Microsoft's "Microsoft
+# Entra built-in roles" reference (learn.microsoft.com/entra/identity/
+# role-based-access-control/permissions-reference).
 ROLE_TEMPLATES = {
     "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
     "Teams Administrator": "69091246-20e8-4a56-aa4d-066075b2a7a8",
