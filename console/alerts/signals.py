@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from integrations.models import SetupRun
 from integrations.services import account_get
 from integrations.setup.checks import SECRET_WARNING_DAYS
+from mailboxes.models import Mailbox
 from presence.sync_models import AcdDelivery, Subscription, SystemUser
 
 
@@ -101,6 +102,31 @@ def _deliveries() -> list[Signal]:
     ]
 
 
+def _mailboxes(now: datetime) -> list[Signal]:
+    found = []
+    for mailbox in Mailbox.objects.filter(enabled=True).order_by("address"):
+        if mailbox.health == "failed":
+            found.append(
+                Signal(
+                    f"mailbox.{mailbox.pk}",
+                    f"The mailbox {mailbox.address} is failing",
+                    mailbox.last_error or mailbox.get_token_state_display(),
+                )
+            )
+        expires = mailbox.secret_expires_at if mailbox.uses_separate_app else None
+        if expires is not None and expires - now <= timedelta(days=SECRET_WARNING_DAYS):
+            when = "expired" if expires <= now else "expires"
+            found.append(
+                Signal(
+                    f"mailbox.{mailbox.pk}.secret",
+                    f"The app secret of the mailbox {mailbox.address} {when}",
+                    f"It {when} {expires:%Y-%m-%d %H:%M} UTC. Create a new one in Azure "
+                    "and paste it on the mailbox's page.",
+                )
+            )
+    return found
+
+
 def _setup_checks() -> list[Signal]:
     run = SetupRun.objects.filter(finished_at__isnull=False).first()
     if run is None:
@@ -123,5 +149,6 @@ def red_signals(now: datetime) -> list[Signal]:
         *_subscriptions(now),
         *_system_users(),
         *_deliveries(),
+        *_mailboxes(now),
         *_setup_checks(),
     ]

@@ -11,8 +11,10 @@ from django.utils import timezone
 from console.alerts.services import alert_recipient_add, alerts_evaluate
 from console.models import Incident
 from integrations.models import IntegrationAccount, SetupRun
+from mailboxes.models import Mailbox
 from presence.sync_models import AcdDelivery, Subscription, SystemUser
 from tests.integrations.factories import IntegrationAccountFactory
+from tests.mailboxes.factories import MailboxFactory
 from tests.presence.factories import AcdDeliveryFactory, SubscriptionFactory, SystemUserFactory
 
 
@@ -114,3 +116,24 @@ def test_the_alerts_screen_adds_recipients_and_shows_incidents_and_the_outbox(
 
 def test_supervisors_may_not_open_the_alerts_screen(supervisor_client):
     assert supervisor_client.get(reverse("console:alerts")).status_code == 403
+
+
+def test_a_failing_mailbox_is_an_incident_until_it_works_again(recipients):
+    mailbox = MailboxFactory(
+        address="support@contoso.example",
+        token_state=Mailbox.TokenState.FAILED,
+        last_error="AADSTS7000215: Invalid client secret provided.",
+    )
+    MailboxFactory(enabled=False, token_state=Mailbox.TokenState.FAILED)  # switched off: quiet
+
+    assert alerts_evaluate() == {"opened": 1, "cleared": 0}
+    incident = Incident.objects.get()
+    assert incident.key == f"mailbox.{mailbox.pk}"
+    assert _subjects() == ["[ccbridge] Alert: The mailbox support@contoso.example is failing"] * 2
+    assert "AADSTS7000215" in mail.outbox[0].body
+
+    Mailbox.objects.filter(pk=mailbox.pk).update(token_state=Mailbox.TokenState.OK, last_error="")
+    assert alerts_evaluate() == {"opened": 0, "cleared": 1}
+    assert mail.outbox[-1].subject == (
+        "[ccbridge] Cleared: The mailbox support@contoso.example is failing"
+    )
