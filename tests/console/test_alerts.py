@@ -137,3 +137,21 @@ def test_a_failing_mailbox_is_an_incident_until_it_works_again(recipients):
     assert mail.outbox[-1].subject == (
         "[ccbridge] Cleared: The mailbox support@contoso.example is failing"
     )
+
+
+def test_a_mailbox_apps_secret_near_expiry_is_an_incident(recipients):
+    mailbox = MailboxFactory(
+        address="sales@contoso.example",
+        app_source=Mailbox.AppSource.SEPARATE,
+        secret_expires_at=timezone.now() + timedelta(days=3),
+        token_state=Mailbox.TokenState.OK,
+    )
+    MailboxFactory(  # the Teams account's app: its own bar and alert cover it
+        token_state=Mailbox.TokenState.OK, secret_expires_at=timezone.now() + timedelta(days=3)
+    )
+
+    assert alerts_evaluate() == {"opened": 1, "cleared": 0}
+    assert Incident.objects.get().key == f"mailbox.{mailbox.pk}.secret"
+    assert mail.outbox[0].subject == (
+        "[ccbridge] Alert: The app secret of the mailbox sales@contoso.example expires"
+    )
