@@ -16,6 +16,7 @@ from integrations.apikeys import api_key_create
 from presence.subscriptions.system_users import system_user_add, system_user_check
 from tests.accounts.factories import DirectoryUserFactory
 from tests.chat.test_conference_end_to_end import received_events
+from tests.plugins.celery_worker import wait_for
 from tests.presence.support_sync import (
     SYSTEM_PASSWORD,
     sim_account,
@@ -62,6 +63,12 @@ def _events(receiver, conference_id: str) -> list[tuple[str, str]]:
     return [(e["event"], e.get("text") or "") for e in sorted(said, key=lambda e: e["sequence"])]
 
 
+def _first_event(receiver, conference_id: str) -> str:
+    # The conference's state changes before its event reaches the contact center.
+    events = wait_for(lambda: _events(receiver, conference_id), what="the conference's event")
+    return events[0][0]
+
+
 @pytest.mark.worker
 def test_the_demo_plays_a_whole_conference_a_declined_and_a_lapsed_one(
     demo, celery_worker, acd_receiver, graphsim, small_tenant
@@ -86,9 +93,9 @@ def test_the_demo_plays_a_whole_conference_a_declined_and_a_lapsed_one(
 
     declined = demo.play(Scene.DECLINE)
     assert declined.state == "declined"
-    assert _events(acd_receiver, declined.conference_id)[0][0] == "invitation_declined"
+    assert _first_event(acd_receiver, declined.conference_id) == "invitation_declined"
 
     lapsed = demo.play(Scene.LAPSE)
     assert lapsed.state == "expired"
-    assert _events(acd_receiver, lapsed.conference_id)[0][0] == "invitation_expired"
+    assert _first_event(acd_receiver, lapsed.conference_id) == "invitation_expired"
     assert DirectoryUser.objects.count() == 1  # one expert played every part
