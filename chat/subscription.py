@@ -1,6 +1,6 @@
 """The chat-message subscription: what experts type reaches ccbridge as it happens.
 
-docs/graph.md, "Change notifications" and GRAPH.md "Chat": one application-token
+docs/graph.md, "Change notifications" and "Chat": one application-token
 subscription on ``/users/{chat service account id}/chats/getAllMessages`` (every
 chat the account is in), change type ``created``, with encrypted resource data
 (the console's notification certificate, presence/certificates.py), a random
